@@ -1,0 +1,42 @@
+"""Process environment for Dagster: DAGSTER_HOME, the instance database and offline model settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from movrec_pipeline import settings
+from movrec_pipeline.db import connection
+
+POOL_LIMITS = {"movrec_db_heavy": 1, "movrec_embedding_api": 2}
+
+
+def prepare_environment() -> dict[str, str]:
+    """Set the variables every Dagster process of the project needs; returns them.
+
+    DAGSTER_HOME is an absolute directory under ``$MOVREC_HOME`` (unless already set) holding a copy of
+    the project's ``dagster.yaml``; the instance storage is a separate database from the warehouse.
+    """
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(settings.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "MOVREC_DAGSTER_PG_URL": os.environ.get("MOVREC_DAGSTER_PG_URL") or connection.dagster_storage_url(),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    os.environ.update(env)
+    return env
+
+
+def apply_pool_limits() -> None:
+    """Pool limits live in the instance; set ours (idempotent)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for pool, limit in POOL_LIMITS.items():
+            instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -1,0 +1,70 @@
+"""Bulk writes: COPY a DataFrame into a table, replace a table's contents atomically, quarantine rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+
+def _clean(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, list | tuple | str):
+        return value.item()  # numpy scalar -> Python
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def copy_frame(conn: psycopg.Connection, schema: str, table: str, frame: pd.DataFrame,
+               columns: Sequence[str] | None = None) -> int:
+    """``COPY schema.table (columns) FROM STDIN`` with the frame's rows; returns the row count."""
+    columns = list(columns or frame.columns)
+    stmt = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+        sql.Identifier(schema), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    n = 0
+    with conn.cursor() as cur, cur.copy(stmt) as copy:
+        for row in frame[columns].itertuples(index=False, name=None):
+            copy.write_row([_clean(v) for v in row])
+            n += 1
+    return n
+
+
+def replace_rows(conn: psycopg.Connection, schema: str, table: str, frame: pd.DataFrame,
+                 columns: Sequence[str] | None = None) -> int:
+    """Empty the table and COPY the frame in (the caller's transaction makes it atomic)."""
+    conn.execute(sql.SQL("DELETE FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
+    return copy_frame(conn, schema, table, frame, columns)
+
+
+def replace_quarantine(conn: psycopg.Connection, source: str, quarantine: pd.DataFrame) -> int:
+    """Replace the quarantine rows of ``source`` with ``quarantine`` (line_no, key, reason, raw)."""
+    conn.execute("DELETE FROM movrec.quarantine WHERE source = %s", (source,))
+    if quarantine.empty:
+        return 0
+    frame = quarantine.rename(columns={"show_id": "item_key", "key": "item_key"}).copy()
+    frame["source"] = source
+    for col in ("line_no", "item_key", "raw"):
+        if col not in frame:
+            frame[col] = None
+    return copy_frame(conn, "movrec", "quarantine", frame, ["source", "line_no", "item_key", "reason", "raw"])
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 10, max_chars: int = 60) -> str:
+    """A small markdown preview of ``frame`` for the Dagster UI."""
+    if frame.empty:
+        return "_(no rows)_"
+    head = frame.head(max_rows).astype(object).map(
+        lambda v: (str(v)[: max_chars - 1] + "…") if len(str(v)) > max_chars else str(v)
+    )
+    head = head.map(lambda s: s.replace("|", "\\|").replace("\n", " "))
+    lines = ["| " + " | ".join(map(str, head.columns)) + " |", "|" + "---|" * len(head.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in head.itertuples(index=False, name=None)]
+    return "\n".join(lines)

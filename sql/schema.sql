@@ -1,0 +1,81 @@
+-- Warehouse schema: idempotent, applied on every resource start.
+-- dvdrental lives in its own schema, restored by the `dvdrental` asset (see dvdrental_swap.sql).
+CREATE SCHEMA IF NOT EXISTS netflix;
+CREATE SCHEMA IF NOT EXISTS movielens;
+CREATE SCHEMA IF NOT EXISTS movrec;
+
+CREATE TABLE IF NOT EXISTS movrec.quarantine (
+    source         text        NOT NULL,
+    line_no        integer,
+    item_key       text,
+    reason         text        NOT NULL,
+    raw            text,
+    quarantined_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS quarantine_source_idx ON movrec.quarantine (source);
+
+CREATE TABLE IF NOT EXISTS netflix.shows (
+    show_id          text PRIMARY KEY,
+    show_type        text    NOT NULL,
+    title            text    NOT NULL,
+    director         text,
+    cast_members     text[]  NOT NULL DEFAULT '{}',
+    countries        text[]  NOT NULL DEFAULT '{}',
+    date_added       date,
+    release_year     integer,
+    rating           text,
+    duration_minutes integer,
+    seasons          integer,
+    listed_in        text[]  NOT NULL DEFAULT '{}',
+    description      text
+);
+
+CREATE TABLE IF NOT EXISTS movielens.movies (
+    movie_id    integer PRIMARY KEY,
+    title       text    NOT NULL,
+    clean_title text    NOT NULL,
+    year        integer,
+    genres      text[]  NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS movielens.links (
+    movie_id integer PRIMARY KEY REFERENCES movielens.movies,
+    imdb_id  integer,
+    tmdb_id  integer
+);
+CREATE TABLE IF NOT EXISTS movielens.ratings (
+    user_id  integer      NOT NULL,
+    movie_id integer      NOT NULL REFERENCES movielens.movies,
+    rating   numeric(2,1) NOT NULL CHECK (rating BETWEEN 0.5 AND 5.0 AND rating * 2 = trunc(rating * 2)),
+    rated_at timestamptz  NOT NULL,
+    PRIMARY KEY (user_id, movie_id)
+);
+CREATE INDEX IF NOT EXISTS ratings_movie_idx ON movielens.ratings (movie_id);
+CREATE TABLE IF NOT EXISTS movielens.tags (
+    user_id   integer     NOT NULL,
+    movie_id  integer     NOT NULL REFERENCES movielens.movies,
+    tag       text        NOT NULL,
+    tagged_at timestamptz NOT NULL
+);
+
+-- Embeddings: one registry row per (provider, model, dimensions, template version); vectors keyed
+-- by item and model so a model switch keeps the old vectors queryable.
+CREATE TABLE IF NOT EXISTS movrec.embedding_models (
+    model_id         serial PRIMARY KEY,
+    provider         text    NOT NULL,
+    model            text    NOT NULL,
+    dimensions       integer NOT NULL CHECK (dimensions > 0),
+    template_version text    NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (provider, model, dimensions, template_version)
+);
+CREATE TABLE IF NOT EXISTS movrec.item_embeddings (
+    item_kind   text        NOT NULL,
+    model_id    integer     NOT NULL REFERENCES movrec.embedding_models,
+    item_key    text        NOT NULL,
+    bucket      smallint    NOT NULL,
+    text_hash   text        NOT NULL,
+    truncated   boolean     NOT NULL DEFAULT false,
+    embedding   vector      NOT NULL,
+    embedded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_kind, model_id, item_key)
+);
