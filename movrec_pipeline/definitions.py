@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
-from movrec_pipeline.assets import embeddings, source_checks, sources
-from movrec_pipeline.resources import DataDirResource, EmbeddingResource, PostgresResource
+from movrec_pipeline.assets import embedding_checks, embeddings, indexes, source_checks, sources
+from movrec_pipeline.resources import DataDirResource, EmbeddingResource, PostgresResource, RecommenderSettings
+
+
+def _embedding_resource() -> EmbeddingResource:
+    """Provider settings from MOVREC_EMBEDDING_* variables (none of them secret; the key stays in the env)."""
+    env = os.environ.get
+    return EmbeddingResource(
+        provider=env("MOVREC_EMBEDDING_PROVIDER", "auto"),
+        model=env("MOVREC_EMBEDDING_MODEL", ""),
+        base_url=env("MOVREC_EMBEDDING_BASE_URL", ""),
+        dimensions=int(env("MOVREC_EMBEDDING_DIMENSIONS", "0")),
+        item_limit=int(env("MOVREC_ITEM_LIMIT", "0")),
+    )
+
 
 defs = dg.Definitions(
-    assets=[sources.dvdrental, sources.netflix_titles, sources.movielens, *embeddings.TEXT_EMBEDDING_ASSETS],
-    asset_checks=[*source_checks.SOURCE_CHECKS],
+    assets=[sources.dvdrental, sources.netflix_titles, sources.movielens, *embeddings.TEXT_EMBEDDING_ASSETS,
+            *indexes.INDEX_ASSETS],
+    asset_checks=[*source_checks.SOURCE_CHECKS, *embedding_checks.COVERAGE_CHECKS, *indexes.INDEX_CHECKS],
     resources={
         "postgres": PostgresResource(),
         "data": DataDirResource(),
-        "embedding": EmbeddingResource(),
+        "embedding": _embedding_resource(),
+        "tuning": RecommenderSettings(),
     },
 )

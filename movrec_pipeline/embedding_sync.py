@@ -52,7 +52,8 @@ def register_model(conn: psycopg.Connection, provider: str, model: str, dimensio
     row = conn.execute(sqlfiles.load("embedding_model_upsert"), {
         "provider": provider, "model": model, "dimensions": dimensions, "template_version": template_version,
     }).fetchone()
-    conn.commit()
+    if not conn.autocommit:
+        conn.commit()
     return int(row[0])
 
 
@@ -117,7 +118,12 @@ def sync_buckets(conn: psycopg.Connection, embedder: Embedder, *, kind: str, mod
                  n_buckets: int, buckets: Sequence[int], batch_size: int = 256, limit: int | None = None,
                  truncate: Callable[[str], tuple[str, bool]] | None = None,
                  log: Callable[[str], None] = lambda _m: None) -> SyncReport:
-    """Embed the items of ``buckets`` whose text is new or changed; an unchanged bucket costs no call."""
+    """Embed the items of ``buckets`` whose text is new or changed; an unchanged bucket costs no call.
+
+    ``conn`` must be in autocommit mode so that every batch is its own committed transaction.
+    """
+    if not conn.autocommit:
+        raise ValueError("sync_buckets needs an autocommit connection (each batch commits on its own)")
     items, empty = load_items(conn, kind, template, n_buckets, buckets, limit)
     have = stored_hashes(conn, kind, model_id, buckets)
     todo = [it for it in items if have.get(it.key) != it.hash]

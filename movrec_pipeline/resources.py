@@ -124,3 +124,23 @@ class EmbeddingResource(dg.ConfigurableResource):
 
 
 _EMBEDDERS: dict[tuple, object] = {}
+
+
+class RecommenderSettings(dg.ConfigurableResource):
+    """Knobs of indexes, checks and recommendation tables (all recorded as metadata when used)."""
+
+    k: int = 10  # recommendations per customer / user
+    similar_k: int = 10
+    diversity_lambda: float = 1.0  # MMR: 1.0 = pure relevance, lower = more diverse (seed 001's boost)
+    recency_half_life_days: float = 0.0  # 0 = plain mean of rented films (seed 000)
+    index_method: str = "hnsw"  # or "ivfflat"
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 64
+    hnsw_ef_search: int = 100
+    ivfflat_lists: int = 0  # 0 = from the row count
+    ivfflat_probes: int = 10
+    index_recall_floor: float = 0.98
+    index_recall_queries: int = 200
+    coverage_threshold: float = 1.0
+    ndcg_floor: float = 0.125
+    ease_lambda: float = 0.0  # 0 = the recommender's default

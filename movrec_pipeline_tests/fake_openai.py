@@ -44,6 +44,7 @@ class FakeConfig:
     max_input_chars: int | None = None  # 400 when an input is longer (like a context-length error)
     force_status: int | None = None  # answer every request with this error status
     usage: bool = True  # include the usage field
+    float_only: bool = False  # ignore encoding_format=base64 and answer float lists (like some servers)
     seed: int = 0  # seed of the fault RNG (re-seeded whenever `seed` is configured)
 
 
@@ -198,11 +199,15 @@ class FakeOpenAIServer:
                 break
         return cfg, fault
 
-    def _leave(self, status: int, n_embedded: int = 0) -> None:
+    def _record(self, status: int, n_embedded: int = 0) -> None:
+        """Count an outcome; called before the response is written so clients never see stale counters."""
         with self._lock:
-            self._stats["in_flight"] -= 1
             self._stats["status"][status] += 1
             self._stats["inputs_embedded"] += n_embedded
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._stats["in_flight"] -= 1
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -223,8 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
+                   n_embedded: int = 0) -> None:
         data = json.dumps(payload).encode("utf-8")  # allow_nan: NaN becomes the literal NaN
+        self.fake._record(status, n_embedded)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -255,17 +262,15 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         with fake._slots:
             cfg, fault = fake._enter(body, self.headers)
-            status = 0
-            n_ok = 0
             try:
-                status, n_ok = self._answer(body, cfg, fault)
+                self._answer(body, cfg, fault)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (e.g. timed out) before we answered
             finally:
-                fake._leave(status, n_ok)
+                fake._leave()
 
     def _answer(self, body: dict[str, Any], cfg: FakeConfig, fault: str) -> tuple[int, int]:
-        """Write the response; returns (status, inputs embedded)."""
+        """Write the response (counting it first); returns (status, inputs embedded), status 0 for a hang."""
         fake = self.fake
         if cfg.require_api_key is not None:
             auth = self.headers.get("Authorization", "")
@@ -308,6 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         if cfg.retry_after_ms is not None:
             retry_headers["retry-after-ms"] = f"{cfg.retry_after_ms:g}"
         if fault == "hang":
+            fake._record(0)
             fake._sleep(cfg.hang_s)
             self.close_connection = True
             return 0, 0
@@ -323,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error("'dimensions' must be a positive integer", "invalid_request_error"))
             return 400, 0
         out_dim = dim - 1 if cfg.wrong_dimensions else dim
-        as_base64 = body.get("encoding_format") == "base64"
+        as_base64 = body.get("encoding_format") == "base64" and not cfg.float_only
         data = []
         for i, text in enumerate(texts):
             vec = FakeOpenAIServer.vector_for(text, dim)[:out_dim].copy()
@@ -338,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         if cfg.usage:
             tokens = sum(len(t.split()) for t in texts)
             payload["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
-        self._send_json(200, payload)
+        self._send_json(200, payload, n_embedded=len(texts))
         return 200, len(texts)
 
 

@@ -79,3 +79,61 @@ CREATE TABLE IF NOT EXISTS movrec.item_embeddings (
     embedded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (item_kind, model_id, item_key)
 );
+
+-- Recommendations: each table is replaced as a whole in one transaction (DELETE + COPY), so a reader
+-- sees the previous complete table or the new complete one.
+CREATE TABLE IF NOT EXISTS movrec.customer_profiles (
+    customer_id integer PRIMARY KEY,
+    model_id    integer     NOT NULL,
+    n_films     integer     NOT NULL,
+    profile     vector      NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS movrec.profile_gaps (
+    customer_id integer PRIMARY KEY,
+    reason      text        NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS movrec.customer_netflix_recommendations (
+    customer_id        integer     NOT NULL,
+    rank               smallint    NOT NULL,
+    show_id            text        NOT NULL,
+    score              real        NOT NULL,  -- cosine similarity of show and profile
+    distance           real        NOT NULL,  -- cosine distance (1 - score), as pgvector's <=>
+    because_film_id    integer,
+    because_title      text,
+    because_similarity real,
+    model_id           integer     NOT NULL,
+    generated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_id, rank)
+);
+CREATE TABLE IF NOT EXISTS movrec.movielens_user_recommendations (
+    user_id          integer     NOT NULL,
+    rank             smallint    NOT NULL,
+    movie_id         integer     NOT NULL,
+    score            real        NOT NULL,
+    because_movie_ids integer[]  NOT NULL DEFAULT '{}',
+    explanation      text,
+    method           text        NOT NULL,
+    generated_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, rank)
+);
+CREATE TABLE IF NOT EXISTS movrec.movielens_similar_movies (
+    movie_id         integer  NOT NULL,
+    source           text     NOT NULL CHECK (source IN ('collaborative', 'text')),
+    rank             smallint NOT NULL,
+    similar_movie_id integer  NOT NULL,
+    similarity       real     NOT NULL,
+    PRIMARY KEY (movie_id, source, rank)
+);
+CREATE TABLE IF NOT EXISTS movrec.recommendation_quality (
+    evaluated_at    timestamptz NOT NULL DEFAULT now(),
+    method          text        NOT NULL,
+    ndcg_at_10      real,
+    recall_at_20    real,
+    hr_at_10        real,
+    coverage_at_10  real,
+    cold_recall_at_20 real,
+    users           integer,
+    seconds         real
+);

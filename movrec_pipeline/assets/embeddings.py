@@ -35,7 +35,7 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
         embedder = embedding.get_embedder()
         model_id = active_model_id(postgres, embedding)
         before = embedder.stats.snapshot()
-        with postgres.connect() as conn:
+        with postgres.connect(autocommit=True) as conn:
             report = embedding_sync.sync_buckets(
                 conn, embedder, kind=kind, model_id=model_id, template=texts.DEFAULT_TEMPLATES[kind],
                 n_buckets=N_BUCKETS, buckets=buckets, batch_size=embedding.write_batch_size,
