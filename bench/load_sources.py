@@ -29,7 +29,7 @@ def main() -> None:
         t = time.perf_counter()
         dvdrental.restore(data / "dvdrental.tar", url, str(embedded.bin_dir() / "pg_restore"),
                           str(embedded.bin_dir() / "pg_dump"))
-        print(f"dvdrental restore (scratch db, dump, single-transaction restore, swap): {time.perf_counter() - t:.2f} s")
+        print(f"dvdrental restore (scratch db, dump, 1-transaction restore, swap): {time.perf_counter() - t:.2f} s")
 
         with connection.connect(url) as conn:
             t = time.perf_counter()

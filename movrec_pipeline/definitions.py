@@ -6,7 +6,16 @@ import os
 
 import dagster as dg
 
-from movrec_pipeline.assets import embedding_checks, embeddings, indexes, source_checks, sources
+from movrec_pipeline import automation
+from movrec_pipeline.assets import (
+    embedding_checks,
+    embeddings,
+    indexes,
+    movielens_recs,
+    recommendations,
+    source_checks,
+    sources,
+)
 from movrec_pipeline.resources import DataDirResource, EmbeddingResource, PostgresResource, RecommenderSettings
 
 
@@ -24,8 +33,13 @@ def _embedding_resource() -> EmbeddingResource:
 
 defs = dg.Definitions(
     assets=[sources.dvdrental, sources.netflix_titles, sources.movielens, *embeddings.TEXT_EMBEDDING_ASSETS,
-            *indexes.INDEX_ASSETS],
-    asset_checks=[*source_checks.SOURCE_CHECKS, *embedding_checks.COVERAGE_CHECKS, *indexes.INDEX_CHECKS],
+            *indexes.INDEX_ASSETS, recommendations.customer_profiles,
+            recommendations.customer_netflix_recommendations, *movielens_recs.MOVIELENS_ASSETS],
+    asset_checks=[*source_checks.SOURCE_CHECKS, *embedding_checks.COVERAGE_CHECKS, *indexes.INDEX_CHECKS,
+                  *movielens_recs.MOVIELENS_CHECKS],
+    jobs=[automation.daily_refresh_job],
+    schedules=[automation.daily_refresh_schedule],
+    sensors=[automation.automation_sensor],
     resources={
         "postgres": PostgresResource(),
         "data": DataDirResource(),

@@ -129,7 +129,8 @@ def sync_buckets(conn: psycopg.Connection, embedder: Embedder, *, kind: str, mod
     todo = [it for it in items if have.get(it.key) != it.hash]
     report = SyncReport(items=len(items) + len(empty), skipped_unchanged=len(items) - len(todo),
                         skipped_empty=len(empty), empty_keys=empty[:20])
-    report.deleted = delete_missing(conn, kind, model_id, buckets, {it.key for it in items})
+    if limit is None:  # a slice (limit) must not delete the vectors of the items beyond it
+        report.deleted = delete_missing(conn, kind, model_id, buckets, {it.key for it in items})
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         prepared = [truncate(it.text) if truncate else (it.text, False) for it in batch]
@@ -142,3 +143,13 @@ def sync_buckets(conn: psycopg.Connection, embedder: Embedder, *, kind: str, mod
         report.truncated += sum(cut for _, cut in prepared)
         log(f"{kind}: embedded {report.embedded}/{len(todo)}")
     return report
+
+
+def replace_all_vectors(conn: psycopg.Connection, kind: str, model_id: int, keys: Sequence[str],
+                        vectors: np.ndarray, source_hash: str, n_buckets: int) -> int:
+    """Replace every vector of (kind, model) with ``vectors`` in one transaction (derived models, e.g. SVD)."""
+    items = [Item(k, texts.bucket_of(k, n_buckets), "", source_hash) for k in keys]
+    with conn.transaction():
+        conn.execute("DELETE FROM movrec.item_embeddings WHERE item_kind = %s AND model_id = %s", (kind, model_id))
+        write_batch(conn, kind, model_id, items, vectors, [False] * len(items))
+    return len(items)

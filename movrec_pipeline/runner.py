@@ -7,48 +7,31 @@ from collections.abc import Callable
 
 import dagster as dg
 
+FULL_RANGE_TAGS = {"dagster/asset_partition_range_start": "b00", "dagster/asset_partition_range_end": "b31"}
 
-def _print_result(label: str, result: dg.ExecuteInProcessResult, started: float,
-                  out: Callable[[str], None]) -> None:
-    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    failed_checks = [e.event_specific_data for e in checks if not e.event_specific_data.passed]
+
+def summarize(result: dg.ExecuteInProcessResult, seconds: float) -> list[str]:
+    """One line for the run, one per failed check or step."""
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     mats = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
-    out(f"{label}: {'ok' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f} s — "
-        f"{len(mats)} materializations, {len(checks) - len(failed_checks)}/{len(checks)} checks passed")
-    for ev in failed_checks:
-        out(f"  check failed: {ev.asset_key.to_user_string()}:{ev.check_name}")
+    lines = [f"{'ok' if result.success else 'FAILED'} in {seconds:.1f} s: {len(mats)} materializations, "
+             f"{sum(c.passed for c in checks)}/{len(checks)} checks passed"]
+    lines += [f"  check failed: {c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
     for ev in result.all_events:
-        if ev.event_type_value == "STEP_FAILURE":
-            err = ev.event_specific_data.error
-            out(f"  step {ev.step_key} failed: {err.message.strip().splitlines()[-1] if err else '?'}")
+        if ev.event_type_value == "STEP_FAILURE" and ev.event_specific_data.error:
+            lines.append(f"  step {ev.step_key} failed: {ev.event_specific_data.error.message.strip()}")
+    return lines
 
 
 def materialize_all(out: Callable[[str], None] = print) -> bool:
-    """Sources, every embedding bucket (one run), then everything downstream; True when all succeeded."""
-    from movrec_pipeline.assets.embeddings import BUCKETS
+    """Every asset and check in one run, embedding assets over all buckets (as the daily schedule does)."""
     from movrec_pipeline.definitions import defs
 
-    graph = defs.resolve_asset_graph()
     assets = list(defs.assets or []) + list(defs.asset_checks or [])
-    partitioned = dg.AssetSelection.assets(*[k for k in graph.get_all_asset_keys()
-                                             if graph.get(k).is_partitioned])
-    keys = BUCKETS.get_partition_keys()
-    phases = [
-        ("sources", partitioned.upstream() - partitioned, {}),
-        ("embeddings", partitioned, {"dagster/asset_partition_range_start": keys[0],
-                                     "dagster/asset_partition_range_end": keys[-1]}),
-        ("downstream", dg.AssetSelection.all() - partitioned.upstream(), {}),
-    ]
-    ok = True
     with dg.DagsterInstance.get() as instance:
-        for label, selection, tags in phases:
-            if not selection.resolve(graph):
-                continue
-            started = time.perf_counter()
-            result = dg.materialize(assets, selection=selection, instance=instance, tags=tags,
-                                    resources=defs.resources, raise_on_error=False)
-            _print_result(label, result, started, out)
-            ok = ok and result.success
-            if not result.success:
-                break
-    return ok
+        started = time.perf_counter()
+        result = dg.materialize(assets, instance=instance, tags={**FULL_RANGE_TAGS, "movrec/trigger": "cli"},
+                                resources=defs.resources, raise_on_error=False)
+    for line in summarize(result, time.perf_counter() - started):
+        out(line)
+    return result.success

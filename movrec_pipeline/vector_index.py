@@ -27,6 +27,15 @@ def index_prefix(kind: str, model_id: int) -> str:
     return f"item_emb_{kind}_m{model_id}_"
 
 
+def current_index(conn: psycopg.Connection, kind: str, model_id: int) -> str | None:
+    """Name of the valid index of (kind, model), if one exists."""
+    row = conn.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'movrec' AND i.indisvalid "
+        "AND c.relname LIKE %s ORDER BY c.relname DESC LIMIT 1", (index_prefix(kind, model_id) + "%",)).fetchone()
+    return row[0] if row else None
+
+
 def build_index(conn: psycopg.Connection, kind: str, model_id: int, dimensions: int,
                 spec: IndexSpec) -> dict[str, object]:
     """CREATE INDEX CONCURRENTLY a new partial expression index, then drop the older ones.

@@ -1,4 +1,4 @@
-"""A local OpenAI-compatible embeddings server (loopback only) with injectable faults, for tests and benchmarks.
+"""A local OpenAI-compatible embeddings server (loopback only) with injectable faults, for tests/benchmarks.
 
     with FakeOpenAIServer(dim=64) as srv:
         srv.configure(fail_rate_429=0.3, retry_after=0.05)
@@ -108,7 +108,7 @@ class FakeOpenAIServer:
 
     # -- configuration and counters ----------------------------------------------------------------------
     def configure(self, **changes: Any) -> None:
-        """Change behaviour at runtime (thread-safe), e.g. `configure(fail_rate_429=0.3, retry_after=0.05)`."""
+        """Change behaviour at runtime (thread-safe): `configure(fail_rate_429=0.3, retry_after=0.05)`."""
         known = {f.name for f in fields(FakeConfig)}
         unknown = set(changes) - known
         if unknown:
@@ -225,8 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # idle keep-alive connections are dropped after this
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def log_message(self, fmt: str, *args: Any) -> None:
+        """Silence per-request logging."""
 
     def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None,
                    n_embedded: int = 0) -> None:
@@ -295,11 +295,12 @@ class _Handler(BaseHTTPRequestHandler):
                                         "invalid_request_error"))
             return 400, 0
         if cfg.models is not None and model not in cfg.models:
-            self._send_json(404, _error(f"The model `{model}` does not exist or you do not have access to it.",
-                                        "invalid_request_error", "model_not_found"))
+            message = f"The model `{model}` does not exist or you do not have access to it."
+            self._send_json(404, _error(message, "invalid_request_error", "model_not_found"))
             return 404, 0
         if cfg.force_status is not None:
-            self._send_json(cfg.force_status, _error(f"forced status {cfg.force_status}", "invalid_request_error"))
+            self._send_json(cfg.force_status,
+                            _error(f"forced status {cfg.force_status}", "invalid_request_error"))
             return cfg.force_status, 0
         if cfg.max_input_chars is not None:
             for i, t in enumerate(texts):

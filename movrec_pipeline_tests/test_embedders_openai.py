@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 import traceback
@@ -18,7 +19,7 @@ from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
 
 KEY = "sk-test-SECRETKEY0123456789"
 DIM = 32
-TEXTS = [f"title {i}: a story about item number {i} and its {'very ' * (i % 5)}curious friends" for i in range(32)]
+TEXTS = [f"title {i}: a story about item {i} and its {'very ' * (i % 5)}curious friends" for i in range(32)]
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ def test_transient_faults_are_retried(srv: FakeOpenAIServer, faults: dict[str, A
 def test_gives_up_with_transient_error(srv: FakeOpenAIServer) -> None:
     srv.configure(fail_rate_503=1.0, retry_after_ms=5)
     emb = make(srv, max_retries=2)
-    with pytest.raises(TransientEmbeddingError, match="503 after 2 retries") as info:
+    with pytest.raises(TransientEmbeddingError, match="503 after up to 2 retries") as info:
         emb.embed(TEXTS[:3])
     assert srv.stats["requests"] == 3 and emb.stats.retries == 2
     assert_no_key(info.value)
@@ -209,6 +210,16 @@ def test_first_permanent_error_cancels_the_rest(srv: FakeOpenAIServer) -> None:
         emb.embed(TEXTS)  # 32 batches
     time.sleep(0.1)
     assert srv.stats["requests"] <= 4
+
+
+def test_permanent_error_stops_retries_of_other_batches(srv: FakeOpenAIServer) -> None:
+    srv.configure(max_input_chars=60, fail_rate_429=1.0, retry_after=0.2)  # batch 0 retries, batch 1 is a 400
+    emb = make(srv, max_batch_items=1, concurrency=2, max_retries=10)
+    with pytest.raises(PermanentEmbeddingError, match="400"):
+        emb.embed(["short text", "x " * 40])
+    seen = srv.stats["requests"]
+    time.sleep(0.6)  # without cancellation batch 0 would keep retrying every 0.2 s
+    assert srv.stats["requests"] <= seen + 1 and seen <= 3
 
 
 def test_wrong_dimensions_are_permanent(srv: FakeOpenAIServer) -> None:
@@ -277,3 +288,4 @@ def test_stats_add_is_cumulative() -> None:
     st.add(tokens=5, truncated=1)
     st.add(tokens=3)
     assert (st.requests, st.retries, st.tokens, st.truncated) == (2, 1, 8, 1)
+    assert dataclasses.asdict(st.snapshot()) == {"requests": 2, "retries": 1, "tokens": 8, "truncated": 1}

@@ -133,8 +133,9 @@ KILL_SCRIPT = textwrap.dedent("""
                                    max_batch_items=25, concurrency=1)
     with connection.connect(connection.warehouse_url(), autocommit=True) as conn:
         mid = embedding_sync.register_model(conn, "openai", "fake-embed", 8, "v1")
-        embedding_sync.sync_buckets(conn, emb, kind="netflix", model_id=mid, template=texts.DEFAULT_TEMPLATES["netflix"],
-                                    n_buckets=32, buckets=range(32), batch_size=50)
+        embedding_sync.sync_buckets(conn, emb, kind="netflix", model_id=mid,
+                                    template=texts.DEFAULT_TEMPLATES["netflix"], n_buckets=32,
+                                    buckets=range(32), batch_size=50)
 """)
 
 

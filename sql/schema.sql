@@ -137,3 +137,11 @@ CREATE TABLE IF NOT EXISTS movrec.recommendation_quality (
     users           integer,
     seconds         real
 );
+
+-- Input fingerprints of the last successful build of each derived asset: an asset whose inputs and
+-- settings are unchanged skips its rebuild (a no-change daily refresh stays fast).
+CREATE TABLE IF NOT EXISTS movrec.asset_state (
+    asset       text PRIMARY KEY,
+    fingerprint text        NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);

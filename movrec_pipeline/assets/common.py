@@ -14,6 +14,12 @@ OWNERS = ["team:movrec"]
 DB_POOL = "movrec_db_heavy"  # DDL, restores, index builds and table swaps
 EMBEDDING_API_POOL = "movrec_embedding_api"
 
+# Downstream of the embeddings: refresh after an upstream update (e.g. a manual backfill), but only when
+# every blocking check of the parents passed — also when the parents ran in another run.
+DOWNSTREAM = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager once upstream blocking checks passed")
+
 DB_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -62,3 +68,12 @@ def gx_asset_check(
                                    severity=dg.AssetCheckSeverity.ERROR)
 
     return _check
+
+
+def skip_unchanged(context: dg.AssetExecutionContext, postgres: PostgresResource, count_sql: str,
+                   params: tuple = ()) -> dg.MaterializeResult:
+    """Materialization of an asset whose inputs did not change: the table stays as it is."""
+    context.log.info("inputs unchanged since the last build: keeping the table")
+    with postgres.connect() as conn:
+        rows = conn.execute(count_sql, params).fetchone()[0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "rebuilt": False})

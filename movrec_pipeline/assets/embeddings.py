@@ -1,11 +1,15 @@
 """Embedding assets: text vectors per item kind in hash-bucket partitions, and SVD item vectors."""
 
+import warnings
+
 import dagster as dg
 
 from movrec_pipeline import embedding_sync, texts
 from movrec_pipeline.assets.common import EMBEDDING_API_POOL, OWNERS, permanent_errors
 from movrec_pipeline.embedders.base import truncate_text
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy is beta in 1.13
 
 GROUP = "embeddings"
 N_BUCKETS = 32

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from movrec_pipeline import index_quality, vector_index
-from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, OWNERS
+from movrec_pipeline import fingerprints, index_quality, vector_index
+from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS, skip_unchanged
 from movrec_pipeline.assets.embeddings import active_model_id
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 
@@ -22,7 +22,7 @@ def _model(postgres: PostgresResource, embedding: EmbeddingResource) -> tuple[in
 def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{kind}_vector_index", deps=[upstream], group_name=GROUP, kinds={"pgvector", "postgres"},
-        owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY,
+        owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY, automation_condition=DOWNSTREAM,
         description=f"Cosine-distance {kind} index (HNSW by default, IVFFlat as option) on the active model's "
         "vectors: a partial expression index built CONCURRENTLY, the previous one dropped after.",
     )
@@ -32,10 +32,16 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
         spec = vector_index.IndexSpec(method=tuning.index_method, m=tuning.hnsw_m,
                                       ef_construction=tuning.hnsw_ef_construction, lists=tuning.ivfflat_lists)
         with postgres.connect(autocommit=True) as conn:
+            fp = fingerprints.combine(fingerprints.vectors(conn, kind, model_id), spec)
+            if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp) and vector_index.current_index(
+                    conn, kind, model_id):
+                return skip_unchanged(context, postgres, "SELECT count(*) FROM movrec.item_embeddings "
+                                      "WHERE item_kind = %s AND model_id = %s", (kind, model_id))
             info = vector_index.build_index(conn, kind, model_id, dims, spec)
+            fingerprints.record(conn, context.asset_key.to_user_string(), fp)
         context.log.info("%s index: %s", kind, info)
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": info["rows"], **info, "model_id": model_id, "dimensions": dims,
+            "dagster/row_count": info["rows"], "rebuilt": True, **info, "model_id": model_id, "dimensions": dims,
             "ef_search": tuning.hnsw_ef_search, "probes": tuning.ivfflat_probes,
         })
 

@@ -6,8 +6,16 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline import customer_recs, vectors
-from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, OWNERS, column_schema, read_frame
+from movrec_pipeline import customer_recs, fingerprints, vectors
+from movrec_pipeline.assets.common import (
+    DB_POOL,
+    DB_RETRY,
+    DOWNSTREAM,
+    OWNERS,
+    column_schema,
+    read_frame,
+    skip_unchanged,
+)
 from movrec_pipeline.assets.indexes import _model
 from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.loaders.tables import markdown_table, replace_rows
@@ -16,7 +24,7 @@ from movrec_pipeline.ranking.topk import cosine_topk
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 
 GROUP = "recommendations"
-ASSET_KW = dict(group_name=GROUP, owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL)
+ASSET_KW = dict(group_name=GROUP, owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL, automation_condition=DOWNSTREAM)
 
 
 @dg.asset(
@@ -31,6 +39,11 @@ ASSET_KW = dict(group_name=GROUP, owners=OWNERS, retry_policy=DB_RETRY, pool=DB_
 def customer_profiles(context: dg.AssetExecutionContext, postgres: PostgresResource,
                       embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
     model_id, dims = _model(postgres, embedding)
+    with postgres.connect() as conn:
+        fp = fingerprints.combine(fingerprints.rentals(conn), fingerprints.vectors(conn, "film", model_id),
+                                  tuning.recency_half_life_days)
+        if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
+            return skip_unchanged(context, postgres, "SELECT count(*) FROM movrec.customer_profiles")
     customers = read_frame(postgres, "SELECT customer_id FROM dvdrental.customer ORDER BY customer_id")
     rentals = read_frame(postgres, sqlfiles.load("customer_rentals"))
     with postgres.connect() as conn:
@@ -45,10 +58,12 @@ def customer_profiles(context: dg.AssetExecutionContext, postgres: PostgresResou
     with postgres.connect() as conn, conn.transaction():
         replace_rows(conn, "movrec", "customer_profiles", frame)
         replace_rows(conn, "movrec", "profile_gaps", gaps)
+        fingerprints.record(conn, context.asset_key.to_user_string(), fp)
     reasons = gaps["reason"].value_counts().to_dict() if len(gaps) else {}
     context.log.info("profiles: %d, gaps: %s", len(frame), reasons)
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(frame), "customers": len(customers), "without_profile": len(gaps),
+        "dagster/row_count": len(frame), "rebuilt": True, "customers": len(customers),
+        "without_profile": len(gaps),
         **{f"gap: {r}": n for r, n in reasons.items()},
         "mean_films_per_profile": float(np.mean(profiles.n_films)) if len(frame) else 0.0,
         "recency_half_life_days": tuning.recency_half_life_days, "model_id": model_id,
@@ -70,6 +85,12 @@ def customer_netflix_recommendations(context: dg.AssetExecutionContext, postgres
                                      tuning: RecommenderSettings) -> dg.MaterializeResult:
     model_id, dims = _model(postgres, embedding)
     with postgres.connect() as conn:
+        fp = fingerprints.combine(fingerprints.vectors(conn, "netflix", model_id),
+                                  fingerprints.vectors(conn, "film", model_id), fingerprints.rentals(conn),
+                                  conn.execute("SELECT max(updated_at)::text FROM movrec.customer_profiles").fetchone(),
+                                  tuning.k, tuning.diversity_lambda)
+        if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
+            return skip_unchanged(context, postgres, "SELECT count(*) FROM movrec.customer_netflix_recommendations")
         show_keys, show_vectors = vectors.fetch_vectors(conn, "netflix", model_id, dims)
         film_keys, film_vectors = vectors.fetch_vectors(conn, "film", model_id, dims)
         profiles = conn.execute("SELECT customer_id, profile FROM movrec.customer_profiles WHERE model_id = %s "
@@ -81,11 +102,12 @@ def customer_netflix_recommendations(context: dg.AssetExecutionContext, postgres
     frame["generated_at"] = datetime.now(UTC)
     with postgres.connect() as conn, conn.transaction():
         replace_rows(conn, "movrec", "customer_netflix_recommendations", frame)
+        fingerprints.record(conn, context.asset_key.to_user_string(), fp)
     shows = read_frame(postgres, "SELECT show_id, title FROM netflix.shows")
     sample = frame[frame["customer_id"].isin(frame["customer_id"].unique()[:3])].merge(shows, on="show_id")
     sample["because"] = "because you rented " + sample["because_title"].fillna("?")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": len(frame), "customers": int(frame["customer_id"].nunique()),
+        "dagster/row_count": len(frame), "rebuilt": True, "customers": int(frame["customer_id"].nunique()),
         "k": tuning.k, "diversity_lambda": tuning.diversity_lambda,
         "distinct_shows": int(frame["show_id"].nunique()),
         "mean_score": float(frame["score"].mean()) if len(frame) else 0.0,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from movrec_pipeline.errors import PermanentEmbeddingError
+
+_STATS_LOCK = threading.Lock()  # module-level so EmbedStats stays a plain, copyable, asdict-able dataclass
 
 
 @dataclass
@@ -20,11 +22,12 @@ class EmbedStats:
     retries: int = 0  # requests that were retries
     tokens: int | None = None  # usage.total_tokens summed when the provider reports it
     truncated: int = 0  # inputs cut to the size budget
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, *, requests: int = 0, retries: int = 0, tokens: int | None = None, truncated: int = 0) -> None:
+    def add(
+        self, *, requests: int = 0, retries: int = 0, tokens: int | None = None, truncated: int = 0
+    ) -> None:
         """Atomically add to the counters (`tokens=None` leaves the token count untouched)."""
-        with self._lock:
+        with _STATS_LOCK:
             self.requests += requests
             self.retries += retries
             self.truncated += truncated
@@ -33,7 +36,7 @@ class EmbedStats:
 
     def snapshot(self) -> EmbedStats:
         """A consistent copy of the counters."""
-        with self._lock:
+        with _STATS_LOCK:
             return EmbedStats(self.requests, self.retries, self.tokens, self.truncated)
 
 
@@ -88,7 +91,7 @@ def validate_vectors(vectors: np.ndarray, keys: Sequence[str], dimensions: int) 
 
 
 def truncate_text(text: str, max_chars: int) -> tuple[str, bool]:
-    """Cut `text` to at most `max_chars` characters, at a word boundary when one is near; return (text, cut?)."""
+    """Cut `text` to at most `max_chars` chars, at a word boundary when one is near; return (text, cut?)."""
     if max_chars <= 0:
         raise ValueError("max_chars must be positive")
     if len(text) <= max_chars:

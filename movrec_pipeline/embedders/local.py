@@ -41,7 +41,7 @@ def default_model_path() -> str:
 
 
 def load_model(model_path: str, device: str | None = None) -> Any:
-    """Return the process-wide SentenceTransformer for (model_path, device), loading it offline on first use."""
+    """The process-wide SentenceTransformer for (model_path, device), loaded offline on first use."""
     key = (os.path.abspath(model_path), device)
     with _CACHE_LOCK:
         model = _MODEL_CACHE.get(key)
@@ -94,7 +94,8 @@ class LocalSentenceTransformerEmbedder:
         dim = model.get_embedding_dimension()
         if dim != self.dimensions:
             raise PermanentEmbeddingError(
-                f"local model at {self.model_path} produces {dim}-dimensional vectors, expected {self.dimensions}:"
+                f"local model at {self.model_path} produces {dim}-dimensional vectors,"
+                f" expected {self.dimensions}:"
                 f" use {MODEL_NAME} or change the configured embedding model"
             )
         return model

@@ -39,12 +39,12 @@ _RETRYABLE_STATUS = {408, 409, 429}
 
 
 def known_dimensions(model: str) -> int | None:
-    """Dimensions of a well-known model, ignoring a provider prefix ("openai/...") and an Ollama tag (":v1.5")."""
+    """Dimensions of a well-known model, ignoring a provider prefix ("openai/...") and a tag (":latest")."""
     name = model.rsplit("/", 1)[-1].split(":", 1)[0]
     return KNOWN_DIMENSIONS.get(name)
 
 
-class _Cancelled(Exception):
+class _CancelledError(Exception):
     """Raised inside a worker (from the request hook) once another batch has failed."""
 
 
@@ -98,7 +98,7 @@ class OpenAICompatibleEmbedder:
         def count_request(request: Any) -> None:
             cancel = getattr(local, "cancel", None)
             if cancel is not None and cancel.is_set():
-                raise _Cancelled()
+                raise _CancelledError()
             retry = request.headers.get("x-stainless-retry-count", "0")
             stats.add(requests=1, retries=0 if retry == "0" else 1)
 
@@ -204,7 +204,7 @@ class OpenAICompatibleEmbedder:
         import openai
 
         if cancel.is_set():
-            raise _Cancelled()
+            raise _CancelledError()
         kwargs: dict[str, Any] = {"model": self.model, "input": texts, "encoding_format": "base64"}
         if self._configured_dimensions is not None:
             kwargs["dimensions"] = self._configured_dimensions
@@ -274,14 +274,16 @@ class OpenAICompatibleEmbedder:
         dims = {r.size for r in rows if r is not None}
         if len(dims) != 1:
             raise PermanentEmbeddingError(
-                f"OpenAI-compatible provider at {self.base_url} returned vectors of mixed sizes {sorted(dims)}"
+                f"OpenAI-compatible provider at {self.base_url} returned vectors of mixed sizes"
+                f" {sorted(dims)}"
                 f" for items #{offset}-#{offset + n - 1}: check the model configuration"
             )
         got_dim = dims.pop()
         expected = self._learn_dimensions(got_dim)
         if got_dim != expected:
             raise PermanentEmbeddingError(
-                f"item #{offset}: model {self.model!r} at {self.base_url} returned {got_dim}-dimensional vectors,"
+                f"item #{offset}: model {self.model!r} at {self.base_url} returned {got_dim}-dimensional"
+                " vectors,"
                 f" expected {expected}: set the embedding dimensions to match the model"
             )
         matrix = np.stack(rows)  # type: ignore[arg-type]
@@ -316,21 +318,26 @@ class OpenAICompatibleEmbedder:
         where = f"OpenAI-compatible provider at {self.base_url}"
         if status in _RETRYABLE_STATUS or status >= 500:
             return TransientEmbeddingError(
-                f"{where} still failing with {status} after {self.max_retries} retries: retry later"
+                f"{where} still failing with {status} after up to {self.max_retries} retries: retry later"
                 " or lower the embedding concurrency"
             )
         if status == 401:
-            return PermanentEmbeddingError(f"{where} rejected the API key (401): set OPENAI_API_KEY to a valid key")
+            return PermanentEmbeddingError(
+                f"{where} rejected the API key (401): set OPENAI_API_KEY to a valid key"
+            )
         if status == 403:
             return PermanentEmbeddingError(
-                f"{where} refused access (403): check the key's project/permissions allow model {self.model!r}"
+                f"{where} refused access (403): check the key's project/permissions allow model"
+                f" {self.model!r}"
             )
         if status == 404:
             return PermanentEmbeddingError(
-                f"{where} answered 404 for model {self.model!r} ({detail or 'not found'}): check the model name"
+                f"{where} answered 404 for model {self.model!r} ({detail or 'not found'}):"
+                " check the model name"
                 " and that base_url ends in /v1"
             )
         return PermanentEmbeddingError(
-            f"{where} rejected the request ({status}: {detail or 'no detail'}): fix the embedding configuration"
+            f"{where} rejected the request ({status}: {detail or 'no detail'}):"
+            " fix the embedding configuration"
             " (model, dimensions, input size limits)"
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -15,6 +16,8 @@ def _clean(value: object) -> object:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, np.ndarray):
+        return value  # a vector: pgvector's dumper writes it
     if hasattr(value, "item") and not isinstance(value, list | tuple | str):
         return value.item()  # numpy scalar -> Python
     if isinstance(value, pd.Timestamp):
