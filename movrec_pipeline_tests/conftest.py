@@ -87,3 +87,37 @@ def loaded_sources(warehouse_url: str) -> dg.ExecuteInProcessResult:
     result = materialize(dg.AssetSelection.groups("sources"))
     assert result.success, step_errors(result)
     return result
+
+
+FULL_RANGE = ("b00", "b31")
+FAKE_PROVIDER_ENV = {
+    "OPENAI_API_KEY": "sk-test-fake-key-0123456789",
+    "MOVREC_EMBEDDING_PROVIDER": "openai",
+    "MOVREC_EMBEDDING_MODEL": "fake-embed",
+    "MOVREC_EMBEDDING_DIMENSIONS": "64",
+}
+
+
+@pytest.fixture(scope="session")
+def fake_embedding_server() -> Iterator:
+    """A local OpenAI-compatible server (deterministic vectors) for the whole session."""
+    from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
+
+    with FakeOpenAIServer(dim=64) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def pipeline(loaded_sources, fake_embedding_server) -> dg.ExecuteInProcessResult:
+    """The whole asset graph materialized once (fake provider, 64 dims), as the daily run does it.
+
+    The provider settings stay in ``os.environ`` for the session, so CLI subprocesses see the same model.
+    """
+    from movrec_pipeline.resources import EmbeddingResource
+
+    os.environ.update({**FAKE_PROVIDER_ENV, "MOVREC_EMBEDDING_BASE_URL": fake_embedding_server.base_url})
+    embedding = EmbeddingResource(provider="openai", model="fake-embed", dimensions=64,
+                                  base_url=fake_embedding_server.base_url)
+    result = materialize(dg.AssetSelection.all(), {"embedding": embedding}, partition_range=FULL_RANGE)
+    assert result.success, step_errors(result)
+    return result

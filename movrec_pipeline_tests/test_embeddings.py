@@ -36,7 +36,7 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fake_provider(fake: FakeOpenAIServer, **kw) -> dict:
-    return {"embedding": EmbeddingResource(provider="openai", model="fake-embed", base_url=fake.base_url,
+    return {"embedding": EmbeddingResource(provider="openai", model="fake-embed-t", base_url=fake.base_url,
                                            dimensions=kw.pop("dimensions", 64), max_retries=3, **kw)}
 
 
@@ -50,7 +50,7 @@ def vector_count(url: str, kind: str, dims: int = 64) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(
             "SELECT count(*) FROM movrec.item_embeddings e JOIN movrec.embedding_models m USING (model_id) "
-            "WHERE e.item_kind = %s AND m.model = 'fake-embed' AND m.dimensions = %s", (kind, dims)).fetchone()[0]
+            "WHERE e.item_kind = %s AND m.model = 'fake-embed-t' AND m.dimensions = %s", (kind, dims)).fetchone()[0]
 
 
 def test_full_backfill_then_second_run_makes_no_calls(loaded_sources, warehouse_url: str,
@@ -129,10 +129,10 @@ KILL_SCRIPT = textwrap.dedent("""
     from movrec_pipeline import embedding_sync, texts
     from movrec_pipeline.db import connection
     from movrec_pipeline.embedders.openai_compat import OpenAICompatibleEmbedder
-    emb = OpenAICompatibleEmbedder(api_key="sk-test", model="fake-embed", base_url=sys.argv[1], dimensions=8,
+    emb = OpenAICompatibleEmbedder(api_key="sk-test", model="fake-embed-t", base_url=sys.argv[1], dimensions=8,
                                    max_batch_items=25, concurrency=1)
     with connection.connect(connection.warehouse_url(), autocommit=True) as conn:
-        mid = embedding_sync.register_model(conn, "openai", "fake-embed", 8, "v1")
+        mid = embedding_sync.register_model(conn, "openai", "fake-embed-t", 8, "v1")
         embedding_sync.sync_buckets(conn, emb, kind="netflix", model_id=mid,
                                     template=texts.DEFAULT_TEMPLATES["netflix"], n_buckets=32,
                                     buckets=range(32), batch_size=50)
