@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "psql"])
     p.set_defaults(func=cmd_db)
+    from movrec_pipeline.query_cli import add_query_commands
+
+    add_query_commands(sub)
     return parser
 
 

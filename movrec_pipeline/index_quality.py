@@ -19,7 +19,7 @@ def profile_queries(matrix: np.ndarray, n: int, per_query: int = 5, seed: int = 
 
 
 def measure_recall(conn: psycopg.Connection, kind: str, model_id: int, dimensions: int, *, n_queries: int = 200,
-                   k: int = 10, ef_search: int = 100, probes: int = 10) -> dict[str, float | int | bool]:
+                   k: int = 10, ef_search: int = 200, probes: int = 10) -> dict[str, float | int | bool]:
     """recall@k of the index path (``ORDER BY <=> LIMIT k``) versus exact cosine top-k in NumPy."""
     keys, matrix = vectors.fetch_vectors(conn, kind, model_id, dimensions)
     if len(keys) == 0:

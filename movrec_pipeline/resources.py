@@ -136,7 +136,7 @@ class RecommenderSettings(dg.ConfigurableResource):
     index_method: str = "hnsw"  # or "ivfflat"
     hnsw_m: int = 16
     hnsw_ef_construction: int = 64
-    hnsw_ef_search: int = 100
+    hnsw_ef_search: int = 200  # cross-kind profile queries (films -> shows) need > 100 for recall >= 0.98
     ivfflat_lists: int = 0  # 0 = from the row count
     ivfflat_probes: int = 10
     index_recall_floor: float = 0.98

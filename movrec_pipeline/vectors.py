@@ -38,7 +38,7 @@ def knn_query(dimensions: int) -> sql.Composed:
     ).format(dim=dim)
 
 
-def set_search_params(conn: psycopg.Connection, k: int, ef_search: int = 100, probes: int = 10) -> None:
+def set_search_params(conn: psycopg.Connection, k: int, ef_search: int = 200, probes: int = 10) -> None:
     """``hnsw.ef_search`` >= k (it caps the rows an index scan returns) and iterative scans on."""
     conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(max(int(ef_search), int(k)))))
     conn.execute("SET hnsw.iterative_scan = relaxed_order")

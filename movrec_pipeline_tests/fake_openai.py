@@ -11,9 +11,11 @@ Vectors are deterministic: seeded from sha256(text), unit-normalised (`FakeOpenA
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import random
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, fields, replace
@@ -155,9 +157,14 @@ class FakeOpenAIServer:
     # -- deterministic vectors ---------------------------------------------------------------------------
     @staticmethod
     def vector_for(text: str, dim: int) -> np.ndarray:
-        """The unit vector the server returns for `text` (float32, shape (dim,))."""
-        seed = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
-        vec = np.random.default_rng(seed).standard_normal(dim)
+        """The unit vector the server returns for `text` (float32, shape (dim,)).
+
+        A hashed bag of words plus a small per-text component: texts sharing words are close, as with a
+        real model (so indexes and recommendations behave realistically), and every text is distinct.
+        """
+        vec = _seeded(text, dim) * 0.3
+        for word in re.findall(r"\w+", text.lower()):
+            vec += _word_vector(word, dim)
         return (vec / np.linalg.norm(vec)).astype(np.float32)
 
     def expected(self, texts: list[str], dim: int | None = None) -> np.ndarray:
@@ -212,6 +219,16 @@ class FakeOpenAIServer:
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stop.wait(seconds)
+
+
+def _seeded(token: str, dim: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(token.encode("utf-8")).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _word_vector(word: str, dim: int) -> np.ndarray:
+    return _seeded("w:" + word, dim)
 
 
 def _error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,90 @@
+"""Similar items: MovieLens movies (stored lists, live kNN when more are needed) and Netflix shows (live)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from movrec_pipeline.db import sqlfiles
+from movrec_pipeline.query import catalog, db
+from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.results import Item, Listing
+
+SOURCES = ("collaborative", "text")
+
+
+def similar_movies(movie: int | str, k: int = 10, *, source: str = "both", exclude_seen_by: int | None = None,
+                   conn: psycopg.Connection | None = None) -> Listing:
+    """Movies similar to one MovieLens movie (id or title), by collaborative and/or text vectors.
+
+    Read from ``movrec.movielens_similar_movies``; when it holds fewer than ``k`` (e.g. after leaving out
+    the movies user ``exclude_seen_by`` rated) the rest comes from a live kNN query on the same vectors.
+    """
+    db.check_k(k)
+    sources = list(SOURCES) if source == "both" else [source]
+    if any(s not in SOURCES for s in sources):
+        raise QueryError(f"source must be collaborative, text or both, got {source!r}")
+    with db.session(conn, db.SIMILAR, db.MOVIES) as c:
+        ref = catalog.resolve_movie(c, movie)
+        seen: set[int] = set()
+        if exclude_seen_by is not None:
+            catalog.ml_user(c, exclude_seen_by)
+            rated = c.execute(sqlfiles.load("query_user_ratings"), {"user_id": exclude_seen_by, "model_id": 0})
+            seen = {int(r[0]) for r in rated.fetchall()}  # model 0 does not exist: ids only, no vectors
+        rows = c.execute(sqlfiles.load("query_similar_movies"),
+                         {"movie_id": int(ref.id), "sources": sources}).fetchall()
+        items, used, notes = [], [], []
+        for src in sources:
+            stored = [r for r in rows if r[0] == src and int(r[2]) not in seen]
+            if len(stored) >= k:
+                picked = [(catalog.Ref("movielens", str(r[2]), r[3], r[4], list(r[5] or [])), r[6]) for r in stored[:k]]
+                used.append(f"{src}: table movrec.movielens_similar_movies")
+            else:
+                picked, how = _live_similar(c, ref, src, k, seen)
+                used.append(f"{src}: {how}")
+            if not picked:
+                notes.append(f"no {src} neighbours: the movie has no {src} vector")
+            items += [catalog.item(rank, r, sim, source=src) for rank, (r, sim) in enumerate(picked, 1)]
+    if not items:
+        raise QueryError(f"no similar movies for {ref.label}: it has no vector (never rated, not embedded)")
+    if exclude_seen_by is not None:
+        notes.append(f"left out {len(seen)} movies user {exclude_seen_by} rated")
+    if ref.alternatives:
+        notes.append(f"{len(ref.alternatives)} other movie(s) share the title: {'; '.join(ref.alternatives[:3])}")
+    return Listing(title=f"Movies similar to {ref.label} [id {ref.id}]", source="; ".join(used), items=items,
+                   notes=notes)
+
+
+def _live_similar(conn: psycopg.Connection, ref: catalog.Ref, source: str, k: int, seen: set[int]
+                  ) -> tuple[list[tuple[catalog.Ref, float]], str]:
+    model = db.collaborative_model(conn) if source == "collaborative" else db.active_text_model(conn)
+    vector = db.vectors_for(conn, "movielens", model.model_id, [ref.id]).get(ref.id)
+    if vector is None:
+        return [], f"live kNN ({model.label}): no vector"
+    found = db.knn(conn, "movielens", model, vector, min(db.MAX_K, k + len(seen) + 1))
+    keys = [int(key) for key, _ in found.rows if key != ref.id and int(key) not in seen][:k]
+    details = catalog.movies(conn, keys)
+    distance = dict(found.rows)
+    picked = [(details[key], 1.0 - distance[str(key)]) for key in keys if key in details]
+    return picked, f"live kNN, {db.index_label(found.index)} ({model.label})"
+
+
+def similar_shows(show: str, k: int = 10, *, conn: psycopg.Connection | None = None) -> Listing:
+    """Netflix shows nearest to one show (id like 's123' or exact title), live through the vector index."""
+    db.check_k(k)
+    with db.session(conn, db.SHOWS) as c:
+        ref = catalog.resolve_show(c, show)
+        model = db.active_text_model(c)
+        db.require_vectors(c, "netflix", model)
+        vector = db.vectors_for(c, "netflix", model.model_id, [ref.id]).get(ref.id)
+        if vector is None:
+            raise QueryError(f"show {ref.id} ({ref.label}) has no vector for {model.label}: it was not embedded "
+                             "(MOVREC_ITEM_LIMIT?); materialize netflix_embeddings")
+        found = db.knn(c, "netflix", model, vector, min(db.MAX_K, k + 1))
+        keys = [key for key, _ in found.rows if key != ref.id][:k]
+        details = catalog.shows(c, keys)
+    distance = dict(found.rows)
+    items: list[Item] = [catalog.item(rank, details[key], 1.0 - distance[key])
+                         for rank, key in enumerate(keys, 1) if key in details]
+    kind = f", {ref.detail}" if ref.detail else ""
+    return Listing(title=f"Shows similar to {ref.label} [{ref.id}{kind}]",
+                   source=f"live: {db.index_label(found.index)} over {model.label} vectors", items=items)

@@ -1,0 +1,2 @@
+-- Rows of one table (identifier fixed in code).
+SELECT count(*) FROM {table}
