@@ -3,7 +3,7 @@
 import dagster as dg
 
 from movrec_pipeline import embedding_sync, texts
-from movrec_pipeline.assets.embeddings import N_BUCKETS, TEXT_EMBEDDING_ASSETS, active_model_id
+from movrec_pipeline.assets.embeddings import N_BUCKETS, TEXT_EMBEDDING_ASSETS, active_model
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 
 KIND_OF_ASSET = {"film_embeddings": "film", "netflix_embeddings": "netflix",
@@ -19,10 +19,8 @@ def _coverage_check(asset_def: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
                     "dimensions match the registry, no zero/NaN vectors, no vector older than its text.")
     def _check(postgres: PostgresResource, embedding: EmbeddingResource,
                tuning: RecommenderSettings) -> dg.AssetCheckResult:
-        model_id = active_model_id(postgres, embedding)
+        model_id, dims = active_model(postgres, embedding)
         with postgres.connect() as conn:
-            dims = conn.execute("SELECT dimensions FROM movrec.embedding_models WHERE model_id = %s",
-                                (model_id,)).fetchone()[0]
             items, empty = embedding_sync.load_items(conn, kind, texts.DEFAULT_TEMPLATES[kind], N_BUCKETS,
                                                      range(N_BUCKETS), embedding.item_limit or None)
             stored = embedding_sync.stored_hashes(conn, kind, model_id, list(range(N_BUCKETS)))

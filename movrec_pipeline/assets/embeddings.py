@@ -24,12 +24,13 @@ def bucket_index(partition_key: str) -> int:
     return int(partition_key.lstrip("b"))
 
 
-def active_model_id(postgres: PostgresResource, embedding: EmbeddingResource) -> int:
-    """Registry id of the configured text model (registered on first use)."""
+def active_model(postgres: PostgresResource, embedding: EmbeddingResource) -> tuple[int, int]:
+    """(registry id, dimensions) of the configured text model (registered on first use)."""
     embedder = embedding.get_embedder()
     with postgres.connect() as conn:
-        return embedding_sync.register_model(conn, embedder.provider, embedder.model, embedder.dimensions,
-                                             embedding.template_version)
+        model_id = embedding_sync.register_model(conn, embedder.provider, embedder.model, embedder.dimensions,
+                                                 embedding.template_version)
+    return model_id, embedder.dimensions
 
 
 def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, postgres: PostgresResource,
@@ -37,7 +38,7 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
     buckets = sorted(bucket_index(k) for k in context.partition_keys)
     with permanent_errors():
         embedder = embedding.get_embedder()
-        model_id = active_model_id(postgres, embedding)
+        model_id, _ = active_model(postgres, embedding)
         before = embedder.stats.snapshot()
         with postgres.connect(autocommit=True) as conn:
             report = embedding_sync.sync_buckets(

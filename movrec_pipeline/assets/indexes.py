@@ -3,20 +3,12 @@
 import dagster as dg
 
 from movrec_pipeline import fingerprints, index_quality, vector_index
-from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS, skip_unchanged
-from movrec_pipeline.assets.embeddings import active_model_id
+from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS, column_schema, skip_unchanged
+from movrec_pipeline.assets.embeddings import active_model
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 
 GROUP = "indexes"
 INDEXED = {"film": "film_embeddings", "netflix": "netflix_embeddings", "movielens": "movielens_movie_embeddings"}
-
-
-def _model(postgres: PostgresResource, embedding: EmbeddingResource) -> tuple[int, int]:
-    model_id = active_model_id(postgres, embedding)
-    with postgres.connect() as conn:
-        dims = conn.execute("SELECT dimensions FROM movrec.embedding_models WHERE model_id = %s",
-                            (model_id,)).fetchone()[0]
-    return model_id, dims
 
 
 def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
@@ -25,10 +17,13 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
         owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY, automation_condition=DOWNSTREAM,
         description=f"Cosine-distance {kind} index (HNSW by default, IVFFlat as option) on the active model's "
         "vectors: a partial expression index built CONCURRENTLY, the previous one dropped after.",
+        metadata={"dagster/column_schema": column_schema([
+            ("index_name", "text"), ("method", "hnsw | ivfflat"), ("expression", "embedding::vector(d)"),
+            ("opclass", "vector_cosine_ops"), ("predicate", "item_kind and model_id")])},
     )
     def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
                tuning: RecommenderSettings) -> dg.MaterializeResult:
-        model_id, dims = _model(postgres, embedding)
+        model_id, dims = active_model(postgres, embedding)
         spec = vector_index.IndexSpec(method=tuning.index_method, m=tuning.hnsw_m,
                                       ef_construction=tuning.hnsw_ef_construction, lists=tuning.ivfflat_lists)
         with postgres.connect(autocommit=True) as conn:
@@ -49,7 +44,7 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
                     description="recall@10 of the index against exact search on sampled profile-like queries.")
     def _recall(postgres: PostgresResource, embedding: EmbeddingResource,
                 tuning: RecommenderSettings) -> dg.AssetCheckResult:
-        model_id, dims = _model(postgres, embedding)
+        model_id, dims = active_model(postgres, embedding)
         with postgres.connect(autocommit=True) as conn:
             result = index_quality.measure_recall(conn, kind, model_id, dims, n_queries=tuning.index_recall_queries,
                                                   ef_search=tuning.hnsw_ef_search, probes=tuning.ivfflat_probes)

@@ -17,8 +17,7 @@ from movrec_pipeline.assets.common import (
     read_frame,
     skip_unchanged,
 )
-from movrec_pipeline.assets.embeddings import N_BUCKETS
-from movrec_pipeline.assets.indexes import _model
+from movrec_pipeline.assets.embeddings import N_BUCKETS, active_model
 from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.loaders.tables import markdown_table, replace_rows
 from movrec_pipeline.ranking import evaluation
@@ -55,6 +54,9 @@ def _hybrid(tuning: RecommenderSettings) -> HybridRecommender:
     automation_condition=DOWNSTREAM, **COMMON,
     description="Collaborative item vectors from the MovieLens ratings matrix (truncated SVD, as in seed 004), "
     "stored beside the text vectors as model `truncated-svd-64`; rebuilt when the ratings change.",
+    metadata={"dagster/column_schema": column_schema([
+        ("item_kind", "text"), ("model_id", "integer"), ("item_key", "text"), ("text_hash", "text"),
+        ("embedding", "vector(64)"), ("embedded_at", "timestamptz")])},
 )
 def movielens_collaborative_vectors(context: dg.AssetExecutionContext,
                                     postgres: PostgresResource) -> dg.MaterializeResult:
@@ -96,7 +98,7 @@ def movielens_collaborative_vectors(context: dg.AssetExecutionContext,
 def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: PostgresResource,
                                    embedding: EmbeddingResource,
                                    tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = _model(postgres, embedding)
+    model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
                                   tuning.k, tuning.ease_lambda, "hybrid-v1")
@@ -138,7 +140,7 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
 )
 def movielens_similar_movies(context: dg.AssetExecutionContext, postgres: PostgresResource,
                              embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = _model(postgres, embedding)
+    model_id, dims = active_model(postgres, embedding)
     svd_id = _svd_model_id(postgres)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.vectors(conn, "movielens", model_id),
@@ -172,10 +174,14 @@ QUALITY_METHODS = ("hybrid", "popularity", "mean_profile_svd")
     description="Offline evaluation on MovieLens, protocol T80 (per user the first 80 % of ratings by time "
     "train, the rest test): NDCG@10, Recall@20, HR@10, coverage@10, cold-movie Recall@20 of the project's "
     "method beside popularity and the seeds' mean-profile method.",
+    metadata={"dagster/column_schema": column_schema([
+        ("evaluated_at", "timestamptz"), ("method", "text"), ("ndcg_at_10", "real"), ("recall_at_20", "real"),
+        ("hr_at_10", "real"), ("coverage_at_10", "real"), ("cold_recall_at_20", "real"), ("users", "integer"),
+        ("seconds", "real")])},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, postgres: PostgresResource,
                            embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = _model(postgres, embedding)
+    model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
                                   tuning.ease_lambda, "t80-v1")

@@ -16,7 +16,7 @@ from movrec_pipeline.assets.common import (
     read_frame,
     skip_unchanged,
 )
-from movrec_pipeline.assets.indexes import _model
+from movrec_pipeline.assets.embeddings import active_model
 from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.loaders.tables import markdown_table, replace_rows
 from movrec_pipeline.ranking.diversity import mmr_rerank
@@ -38,7 +38,7 @@ ASSET_KW = dict(group_name=GROUP, owners=OWNERS, retry_policy=DB_RETRY, pool=DB_
 )
 def customer_profiles(context: dg.AssetExecutionContext, postgres: PostgresResource,
                       embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = _model(postgres, embedding)
+    model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.rentals(conn), fingerprints.vectors(conn, "film", model_id),
                                   tuning.recency_half_life_days)
@@ -83,7 +83,7 @@ def customer_profiles(context: dg.AssetExecutionContext, postgres: PostgresResou
 def customer_netflix_recommendations(context: dg.AssetExecutionContext, postgres: PostgresResource,
                                      embedding: EmbeddingResource,
                                      tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = _model(postgres, embedding)
+    model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.vectors(conn, "netflix", model_id),
                                   fingerprints.vectors(conn, "film", model_id), fingerprints.rentals(conn),
