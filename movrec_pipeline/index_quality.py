@@ -9,6 +9,7 @@ import psycopg
 
 from movrec_pipeline import vectors
 from movrec_pipeline.ranking.topk import cosine_topk, normalize_rows
+from movrec_pipeline.vector_index import index_prefix
 
 
 def profile_queries(matrix: np.ndarray, n: int, per_query: int = 5, seed: int = 0) -> np.ndarray:
@@ -41,4 +42,4 @@ def measure_recall(conn: psycopg.Connection, kind: str, model_id: int, dimension
     conn.execute("RESET enable_seqscan")
     return {"queries": len(queries), "recall": hits / (len(queries) * min(k, len(keys))),
             "p50_ms": float(np.percentile(latencies, 50)), "p95_ms": float(np.percentile(latencies, 95)),
-            "uses_index": "Index Scan" in plan}
+            "uses_index": f"Index Scan using {index_prefix(kind, model_id)}" in plan}

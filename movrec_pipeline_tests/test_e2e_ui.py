@@ -44,6 +44,8 @@ ITEM_LIMIT = 150
 LOAD_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 8 * 60
 NO_CHANGE_GOAL_S = 60
+UI_TIMEOUT_MS = 90_000
+GROUPS = ("embeddings", "indexes", "recommendations", "sources")
 
 EXPECTED_ASSETS = {
     "dvdrental", "netflix_titles", "movielens_movies", "movielens_ratings", "movielens_links", "movielens_tags",
@@ -89,11 +91,27 @@ query RunEvents($runId: ID!, $after: String) {
         ... on StepEvent { stepKey }
         ... on ExecutionStepFailureEvent { error { message } }
         ... on MaterializationEvent { assetKey { path } partition }
-        ... on AssetCheckEvaluationEvent { evaluation { checkName success assetKey { path } } }
+        ... on AssetCheckEvaluationEvent { evaluation { checkName success assetKey { path }
+          metadataEntries { label ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intRepr }
+            ... on BoolMetadataEntry { boolValue } ... on TextMetadataEntry { text } } } }
       }
     }
     ... on PythonError { message }
   }
+}"""
+LATEST_METADATA = """
+{
+  assetNodes(loadMaterializations: true) {
+    assetKey { path }
+    assetMaterializations(limit: 1) {
+      runId
+      metadataEntries { label ... on BoolMetadataEntry { boolValue } ... on IntMetadataEntry { intRepr } }
+    }
+  }
+}"""
+STEP_STATS = """
+query Steps($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { stepStats { stepKey status startTime endTime } } }
 }"""
 WORKSPACE = """
 { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
@@ -150,8 +168,11 @@ class DevServer:
     def gql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         req = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            payload = json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                payload = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # the webserver's error text says what broke
+            raise GraphQLError(f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:3000]}") from None
         if payload.get("errors"):
             raise GraphQLError(json.dumps(payload["errors"])[:2000])
         return payload["data"]
@@ -209,6 +230,13 @@ class DevServer:
                                      + "\n".join(self.failures(run_id)) + "\n" + self.log_tail())
             time.sleep(1)
 
+    def step_summary(self, run_id: str, top: int = 8) -> str:
+        """Steps' own time (STEP_START to end, without process start-up) and the slowest steps."""
+        steps = self.gql(STEP_STATS, {"runId": run_id})["runOrError"]["stepStats"]
+        spans = sorted(((s["endTime"] or 0) - (s["startTime"] or 0), s["stepKey"]) for s in steps)[::-1]
+        slowest = ", ".join(f"{key} {sec:.1f}" for sec, key in spans[:top])
+        return f"    {len(steps)} steps, {sum(sec for sec, _ in spans):.1f} s in steps; slowest: {slowest}"
+
     def events(self, run_id: str) -> list[dict]:
         events, cursor = [], None
         while True:
@@ -225,7 +253,9 @@ class DevServer:
             if ev["__typename"] == "ExecutionStepFailureEvent":
                 out.append(f"step {ev['stepKey']} failed: {(ev.get('error') or {}).get('message', '').strip()}")
             elif ev["__typename"] == "AssetCheckEvaluationEvent" and not ev["evaluation"]["success"]:
-                out.append(f"check {ev['evaluation']['checkName']} failed")
+                meta = {e["label"]: next((v for k, v in e.items() if k != "label"), None)
+                        for e in ev["evaluation"]["metadataEntries"]}
+                out.append(f"check {ev['evaluation']['checkName']} failed: {meta}")
             elif ev["__typename"] in ("RunFailureEvent", "EngineEvent") and "fail" in (ev.get("message") or "").lower():
                 out.append(f"{ev['__typename']}: {ev['message'][:300]}")
         return out
@@ -340,6 +370,7 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
     assert run["status"] == "SUCCESS", "\n".join(dev_server.failures(run_id)) + "\n" + dev_server.log_tail()
     timings.append(f"first daily_refresh: {first_s:.1f} s wall (Dagster {run['endTime'] - run['startTime']:.1f} s), "
                    f"{dev_server.fake.stats['requests']} provider requests")
+    timings.append(dev_server.step_summary(run_id))
 
     # Every asset materialized, every check passed — read back through GraphQL.
     nodes = {"/".join(n["assetKey"]["path"]): n for n in dev_server.gql(ASSETS)["assetNodes"]}
@@ -367,10 +398,22 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
     second_s = time.monotonic() - started
     assert second["status"] == "SUCCESS", "\n".join(dev_server.failures(second_id))
     requests = dev_server.fake.stats["requests"]
-    timings.append(f"no-change daily_refresh: {second_s:.1f} s wall (Dagster {second['endTime'] - second['startTime']:.1f}"
-                   f" s), {requests} provider requests (goal < {NO_CHANGE_GOAL_S} s, 0 requests)")
+    dagster_s = second["endTime"] - second["startTime"]
+    timings.append(f"no-change daily_refresh: {second_s:.1f} s wall (Dagster {dagster_s:.1f} s), {requests} provider "
+                   f"requests (goal < {NO_CHANGE_GOAL_S} s, 0 requests)")
+    timings.append(dev_server.step_summary(second_id))
     write_timings(timings)
     assert requests == 0
+    latest = {}
+    for node in dev_server.gql(LATEST_METADATA)["assetNodes"]:
+        mat = node["assetMaterializations"][0]
+        assert mat["runId"] == second_id, node["assetKey"]
+        latest["/".join(node["assetKey"]["path"])] = {
+            e["label"]: e.get("boolValue", e.get("intRepr")) for e in mat["metadataEntries"]}
+    rebuilt = sorted(name for name, meta in latest.items() if meta.get("rebuilt") is True)
+    assert not rebuilt, f"rebuilt although nothing changed: {rebuilt}"
+    embedded = {name: meta["embedded"] for name, meta in latest.items() if "embedded" in meta}
+    assert embedded == dict.fromkeys(("film_embeddings", "netflix_embeddings", "movielens_movie_embeddings"), "0")
 
     # 3. The UI in a real browser: the asset graph and one asset's page.
     shots = browse(dev_server)
@@ -379,46 +422,67 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
 
 
 def browse(dev_server: DevServer) -> list[Path]:
+    """Screenshots of the asset graph (every group unfolded in the sidebar), one asset's page and its lineage."""
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (CI's .ci/run does this)")
     try:
-        from playwright.sync_api import expect, sync_playwright
+        from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("playwright is not installed: .venv/bin/pip install playwright "
                     "(do not run `playwright install`; the system Chromium is used)")
     graph_png, page_png = ARTIFACTS / "e2e_asset_graph.png", ARTIFACTS / "e2e_asset_page.png"
+    lineage_png = ARTIFACTS / "e2e_asset_lineage.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(90_000)
+            page.set_default_timeout(UI_TIMEOUT_MS)
 
-            # The global asset graph: every group and asset drawn.
+            # The global asset lineage: four groups in the graph; the sidebar lists every asset once its
+            # group is unfolded, each with its materialization status.
             page.goto(f"{dev_server.url}/asset-groups", wait_until="domcontentloaded")
-            for name in ("customer_netflix_recommendations", "netflix_embeddings", "netflix_vector_index"):
-                expect(page.get_by_text(name, exact=True).first).to_be_visible()
+            for group in GROUPS:
+                page.get_by_role("button", name=f"asset_group {group} {group}").first.wait_for()
+            for i in range(len(GROUPS)):  # the sidebar's fold arrows come first in the DOM
+                page.get_by_role("button", name="arrow_drop_down").nth(i).click()
+            # Long names are middle-truncated on screen (the full name sits in a hidden measuring element).
+            page.get_by_text("customer_profiles", exact=True).filter(visible=True).first.wait_for()
             page.wait_for_load_state("networkidle")
-            page.wait_for_timeout(1500)  # let the graph layout settle before the screenshot
+            page.wait_for_timeout(1500)  # graph layout and status icons settle
             graph_text = page.locator("body").inner_text()
             (ARTIFACTS / "e2e_asset_graph.txt").write_text(graph_text)
             page.screenshot(path=str(graph_png))
-            for name in ("customer_netflix_recommendations", "movielens_user_recommendations", "recommendation_quality",
-                         "netflix_embeddings", "dvdrental"):
-                assert name in graph_text, f"{name} not on the asset graph page"
+            missing = sorted(a for a in EXPECTED_ASSETS if a not in graph_text.split("\n"))
+            assert not missing, f"not on the asset graph page: {missing}"
 
-            # One asset's page: its latest materialization.
+            # One asset's page: its latest materialization (relative time) and the recorded row count.
             page.goto(f"{dev_server.url}/assets/customer_netflix_recommendations", wait_until="domcontentloaded")
-            expect(page.get_by_text("customer_netflix_recommendations").first).to_be_visible()
-            expect(page.get_by_text("Latest materialization", exact=False).first).to_be_visible()
+            page.get_by_text("Latest materialization", exact=True).first.wait_for()
+            page.get_by_text("Row count", exact=True).first.wait_for()
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(1500)
             asset_text = page.locator("body").inner_text()
             (ARTIFACTS / "e2e_asset_page.txt").write_text(asset_text)
-            page.screenshot(path=str(page_png), full_page=True)
-            assert "customer_netflix_recommendations" in asset_text
-            assert "Latest materialization" in asset_text
+            page.screenshot(path=str(page_png))
+            lines = asset_text.split("\n")
+            assert "customer_netflix_recommendations" in lines
+            latest = lines[lines.index("Latest materialization") + 1]
+            assert latest.endswith("ago") or latest == "now", f"latest materialization shown as {latest!r}"
+            assert "daily_refresh" in lines and "movrec_automation" in lines
+
+            # Its upstream lineage: each node with its latest materialization and its checks.
+            page.goto(f"{dev_server.url}/assets/customer_netflix_recommendations"
+                      "?view=lineage&lineageScope=upstream&lineageDepth=2", wait_until="domcontentloaded")
+            for name in ("dvdrental", "netflix_titles", "netflix_embeddings", "customer_profiles"):
+                page.get_by_text(name, exact=True).filter(visible=True).first.wait_for()
+            page.wait_for_function("() => !document.body.innerText.includes('Loading')", timeout=UI_TIMEOUT_MS)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(lineage_png))
+            lineage_text = page.locator("body").inner_text()
+            assert lineage_text.count("Materialized") >= 3, "upstream nodes do not show their materialization"
         finally:
             browser.close()
-    for png in (graph_png, page_png):
-        assert png.stat().st_size > 10_000, f"{png} looks empty"
-    return [graph_png, page_png]
+    for png in (graph_png, page_png, lineage_png):
+        assert png.stat().st_size > 20_000, f"{png} looks empty"
+    return [graph_png, page_png, lineage_png]

@@ -86,37 +86,60 @@ def counts(conn: psycopg.Connection, schema: str) -> dict[str, int]:
     return dict(zip(TABLES, row, strict=True))
 
 
+SCRATCH_PREFIX = "movrec_restore_"
+
+
+def drop_stale_scratch(admin: psycopg.Connection) -> list[str]:
+    """Drop scratch databases left by restores that died mid-way (a killed worker never runs its cleanup).
+
+    Only call while holding the restore lock: every live restore holds it, so any scratch database seen
+    then belongs to a dead one (WITH (FORCE) also ends an orphaned pg_restore still writing into it).
+    """
+    names = [r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                                         (SCRATCH_PREFIX,)).fetchall()]
+    for name in names:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return names
+
+
 def restore(archive: Path, warehouse_url: str, pg_restore: str, pg_dump: str) -> dict[str, int]:
-    """Restore ``archive`` into schema ``dvdrental``; returns row counts of the main tables."""
+    """Restore ``archive`` into schema ``dvdrental``; returns row counts of the main tables.
+
+    One restore at a time per server: a session advisory lock (in the maintenance database, so it is
+    server-wide like the scratch databases) is held from start to end; it dies with a killed worker.
+    """
     admin = connection.admin_url_for(warehouse_url)
-    scratch = f"movrec_restore_{uuid.uuid4().hex[:8]}"
+    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:8]}"
     scratch_url = urlunsplit(urlsplit(warehouse_url)._replace(path=f"/{scratch}"))
-    with tempfile.TemporaryDirectory(prefix="movrec-restore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="movrec-restore-") as tmp, \
+            psycopg.connect(admin, autocommit=True) as lock_conn:
         dump = unpack(archive, Path(tmp))
-        connection.ensure_database(admin, scratch)
+        lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
         try:
-            _run(pg_restore, ["--no-owner", "--no-privileges", "--exit-on-error", str(dump)], scratch_url)
-            with psycopg.connect(scratch_url, autocommit=True) as conn:
-                missing = [t for t in TABLES if conn.execute(
-                    "SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()[0] is None]
-                if missing:
-                    raise SourceDataError(
-                        f"{archive.name} restored but has no table(s) {', '.join(missing)}: "
-                        "it is not the dvdrental sample database"
-                    )
-                conn.execute("ALTER SCHEMA public RENAME TO dvdrental_next")
-            moved = Path(tmp) / "next.dump"
-            _run(pg_dump, ["-Fc", "-n", "dvdrental_next", "--no-owner", "-f", str(moved)], scratch_url)
+            drop_stale_scratch(lock_conn)
+            connection.ensure_database(admin, scratch)
+            try:
+                _run(pg_restore, ["--no-owner", "--no-privileges", "--exit-on-error", str(dump)], scratch_url)
+                with psycopg.connect(scratch_url, autocommit=True) as conn:
+                    missing = [t for t in TABLES if conn.execute(
+                        "SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()[0] is None]
+                    if missing:
+                        raise SourceDataError(
+                            f"{archive.name} restored but has no table(s) {', '.join(missing)}: "
+                            "it is not the dvdrental sample database"
+                        )
+                    conn.execute("ALTER SCHEMA public RENAME TO dvdrental_next")
+                moved = Path(tmp) / "next.dump"
+                _run(pg_dump, ["-Fc", "-n", "dvdrental_next", "--no-owner", "-f", str(moved)], scratch_url)
+            finally:
+                lock_conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+            with psycopg.connect(warehouse_url, autocommit=True) as conn:
+                conn.execute("DROP SCHEMA IF EXISTS dvdrental_next CASCADE")
+                _run(pg_restore, ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
+                                  str(moved)], warehouse_url)
+                with conn.transaction():
+                    conn.execute(sqlfiles.load("dvdrental_swap"))
+                result = counts(conn, "dvdrental")
         finally:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
-        with psycopg.connect(warehouse_url, autocommit=True) as lock_conn:
-            lock_conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
-            lock_conn.execute("DROP SCHEMA IF EXISTS dvdrental_next CASCADE")
-            _run(pg_restore, ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-                              str(moved)], warehouse_url)
-            with lock_conn.transaction():
-                lock_conn.execute(sqlfiles.load("dvdrental_swap"))
-            result = counts(lock_conn, "dvdrental")
             lock_conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
     return result

@@ -83,7 +83,7 @@ def customer_profile(conn: psycopg.Connection, customer_id: int, model: db.Model
                      ) -> tuple[np.ndarray, list[tuple[int, str, int]], np.ndarray]:
     """(unit profile, [(film_id, title, rentals)] with vectors, their unit vectors) of a customer."""
     rows = conn.execute(sqlfiles.load("query_customer_films"),
-                        {"customer_id": customer_id, "model_id": model.model_id}).fetchall()
+                        {"customer_id": customer_id, "model_id": model.model_id}, binary=True).fetchall()
     usable = [r for r in rows if r[3] is not None]
     if not usable:
         raise QueryError(f"none of the {len(rows)} films customer {customer_id} rented has a vector for "

@@ -99,7 +99,7 @@ def _user_profile(conn: psycopg.Connection, user_id: int, model: db.Model
     """(mean unit collaborative vector of the user's liked movies, all their ratings, what 'liked' meant)."""
     _, mean = catalog.ml_user(conn, user_id)
     rows = conn.execute(sqlfiles.load("query_user_ratings"),
-                        {"user_id": user_id, "model_id": model.model_id}).fetchall()
+                        {"user_id": user_id, "model_id": model.model_id}, binary=True).fetchall()
     rated = {int(m): float(r) for m, r, _ in rows}
     for threshold, label in ((LIKED_RATING, f"rated >= {LIKED_RATING:g}"), (mean, f"rated >= their mean {mean:.1f}")):
         liked = [db.as_array(v) for _, r, v in rows if v is not None and r >= threshold]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline import vector_index
-from movrec_pipeline.db import sqlfiles
+from movrec_pipeline import settings, vector_index
+from movrec_pipeline.db import embedded, sqlfiles
 from movrec_pipeline.errors import MovrecError
 from movrec_pipeline.query import db
 from movrec_pipeline.query.errors import NotMaterializedError
@@ -27,20 +29,59 @@ TABLES = [  # asset, table, timestamp column (None: when the asset last rebuilt,
 ]
 
 
-def dagster_times(assets: list[str]) -> dict[str, datetime] | None:
-    """Latest materialization per asset from the Dagster instance; None without one (no DAGSTER_HOME)."""
-    if not os.environ.get("DAGSTER_HOME"):
-        return None
-    try:
-        import dagster as dg
+def _embedded_instance_url() -> str | None:
+    """URL of the embedded server's Dagster database if it exists (never creates it)."""
+    from movrec_pipeline.launcher import sqlalchemy_psycopg2
 
-        with dg.DagsterInstance.get() as instance:
-            times = {}
-            for asset in assets:
-                event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-                if event is not None:
-                    times[asset] = datetime.fromtimestamp(event.timestamp, UTC)
-            return times
+    with psycopg.connect(embedded.server_uri(), autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.DAGSTER_DB,)).fetchone()
+    return sqlalchemy_psycopg2(embedded.server_uri(database=settings.DAGSTER_DB)) if found else None
+
+
+@contextmanager
+def _instance_environment() -> Iterator[bool]:
+    """DAGSTER_HOME (and the instance database URL) as ``movrec dev``/``materialize`` set them, while inside.
+
+    True when an instance can be opened: DAGSTER_HOME is set, or the launcher left ``$MOVREC_HOME/
+    dagster_home/dagster.yaml`` behind and its database exists.
+    """
+    if os.environ.get("DAGSTER_HOME"):
+        yield True
+        return
+    home = settings.dagster_home()
+    url = os.environ.get("MOVREC_DAGSTER_PG_URL")
+    if (home / "dagster.yaml").exists() and not url:
+        url = _embedded_instance_url()
+    if not (home / "dagster.yaml").exists() or not url:
+        yield False
+        return
+    saved = {name: os.environ.get(name) for name in ("DAGSTER_HOME", "MOVREC_DAGSTER_PG_URL")}
+    os.environ.update(DAGSTER_HOME=str(home), MOVREC_DAGSTER_PG_URL=url)
+    try:
+        yield True
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dagster_times(assets: list[str]) -> dict[str, datetime] | None:
+    """Latest materialization per asset from the Dagster instance; None without a reachable one."""
+    try:
+        with _instance_environment() as available:
+            if not available:
+                return None
+            import dagster as dg
+
+            with dg.DagsterInstance.get() as instance:
+                times = {}
+                for asset in assets:
+                    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+                    if event is not None:
+                        times[asset] = datetime.fromtimestamp(event.timestamp, UTC)
+                return times
     except Exception:  # status must work without a reachable instance: fall back to table timestamps
         return None
 
@@ -70,7 +111,7 @@ def status(*, conn: psycopg.Connection | None = None) -> Status:
         assets = [*db.VECTOR_ASSETS.values(), COLLABORATIVE_ASSET, *(t[0] for t in TABLES)]
         times = dagster_times(assets)
         if times is None:
-            notes.append("last materialization from table timestamps (no Dagster instance: DAGSTER_HOME unset)")
+            notes.append("last materialization from table timestamps (no Dagster instance found)")
         sources = _sources(c, active, times or {})
         tables = _tables(c, times or {})
         quality = _quality(c)

@@ -78,11 +78,17 @@ def evaluate(
     training - averaged over users having any; NaN if none), ``users`` (evaluated users: in train and with
     >= 1 test item in the catalogue), ``cold_users``, ``fit_seconds`` and ``seconds`` (fit + ranking).
     Test ratings of users absent from ``train`` or of movies outside ``item_ids`` are ignored.
+    ``item_text_vectors`` rows follow ``item_ids`` (any order; the model sees them in sorted-id order).
     """
     start = time.perf_counter()
+    item_ids = np.asarray(item_ids)
+    if len(np.unique(item_ids)) != len(item_ids):
+        raise ValueError("item_ids must be unique")
+    if item_text_vectors is not None:
+        if len(item_text_vectors) != len(item_ids):
+            raise ValueError("item_text_vectors must have one row per item id")
+        item_text_vectors = np.asarray(item_text_vectors)[np.argsort(item_ids, kind="stable")]  # data order
     data = InteractionData.from_ratings(train, item_ids=item_ids)
-    if item_text_vectors is not None and len(item_text_vectors) != data.n_items:
-        raise ValueError("item_text_vectors must have one row per item id")
     recommender.fit(data, item_text_vectors)
     fit_seconds = time.perf_counter() - start
     k = max(k_ndcg, k_recall)
@@ -92,7 +98,9 @@ def evaluate(
     rows = np.minimum(rows, data.n_users - 1)
     cols = np.searchsorted(data.item_ids, test["movie_id"].to_numpy())
     cols = np.minimum(cols, data.n_items - 1)
-    ok = (data.user_ids[rows] == test["user_id"].to_numpy()) & (data.item_ids[cols] == test["movie_id"].to_numpy())
+    ok = (data.user_ids[rows] == test["user_id"].to_numpy()) & (
+        data.item_ids[cols] == test["movie_id"].to_numpy()
+    )
     rows, cols = rows[ok], cols[ok]
     cold_item = data.item_counts() == 0
 
@@ -100,7 +108,7 @@ def evaluate(
     order = np.argsort(rows, kind="stable")
     rows, cols = rows[order], cols[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
-    for s, e in zip(starts, np.r_[starts[1:], len(rows)]):
+    for s, e in zip(starts, np.r_[starts[1:], len(rows)], strict=True):
         u, rel = rows[s], np.unique(cols[s:e])
         ndcg.append(ndcg_at_k(top[u], rel, k_ndcg))
         recall.append(recall_at_k(top[u], rel, k_recall))

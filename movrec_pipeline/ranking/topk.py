@@ -31,7 +31,8 @@ def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k <= 0 or n_rows == 0:
         return np.zeros((n_rows, max(k, 0)), np.int32), np.zeros((n_rows, max(k, 0)), np.float32)
     if k < n_cols:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # partition for the k largest directly: negating first would cost a full extra pass and copy
+        part = np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k:]
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     part_scores = np.take_along_axis(scores, part, axis=1)
@@ -73,8 +74,10 @@ def topk_scores(
     for start in range(0, n_users, chunk_users):
         rows = np.arange(start, min(start + chunk_users, n_users))
         block = first if (start == 0 and len(rows) == 1) else score_chunk(rows)
-        block = np.array(block, dtype=np.float32, copy=True)
-        block[np.isnan(block)] = -np.inf
+        block = np.asarray(block)
+        if block.dtype != np.float32 or not block.flags.owndata or not block.flags.writeable:
+            block = np.array(block, dtype=np.float32)  # never modify an array the scorer may still hold
+        np.copyto(block, -np.inf, where=np.isnan(block))
         if exclude is not None:
             sub = exclude[rows].tocoo()
             block[sub.row, sub.col] = -np.inf
@@ -106,10 +109,13 @@ def cosine_topk(
     it = normalize_rows(items)
     q_ok = np.linalg.norm(q, axis=1) > 0
     it_ok = np.linalg.norm(it, axis=1) > 0
+    all_items_ok = bool(it_ok.all())
+    it_t = np.ascontiguousarray(it.T)
 
     def score(rows: np.ndarray) -> np.ndarray:
-        s = q[rows] @ it.T
-        s[:, ~it_ok] = -np.inf
+        s = q[rows] @ it_t
+        if not all_items_ok:
+            s[:, ~it_ok] = -np.inf
         s[~q_ok[rows]] = -np.inf
         return s
 

@@ -1,0 +1,62 @@
+"""A run worker for the fault tests: ``python -m movrec_pipeline_tests.reliability.worker '<json spec>'``.
+
+Materializes a selection of the real definitions (``dg.materialize``, ephemeral instance) in its own
+process, so a test can SIGKILL it at a chosen moment, and prints one ``RESULT {json}`` line at the end:
+success, step errors (failures and retries), materialization metadata (plain values) and check results.
+
+Spec keys: ``assets`` (names), ``partition_range`` ([start, end] or null), ``embedding`` / ``tuning`` /
+``data`` (keyword arguments of EmbeddingResource / RecommenderSettings / DataDirResource, or null for the
+definitions' own resources).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def run(spec: dict) -> dict:
+    import dagster as dg
+
+    from movrec_pipeline.definitions import defs
+    from movrec_pipeline.resources import DataDirResource, EmbeddingResource, RecommenderSettings
+
+    resources = dict(defs.resources)
+    if spec.get("embedding") is not None:
+        resources["embedding"] = EmbeddingResource(**spec["embedding"])
+    if spec.get("tuning") is not None:
+        resources["tuning"] = RecommenderSettings(**spec["tuning"])
+    if spec.get("data") is not None:
+        resources["data"] = DataDirResource(**spec["data"])
+    tags = {}
+    if spec.get("partition_range"):
+        start, end = spec["partition_range"]
+        tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    selection = dg.AssetSelection.assets(*spec["assets"])
+    if spec.get("multi_asset_neighbors"):
+        selection = selection.required_multi_asset_neighbors()
+    started = time.perf_counter()
+    result = dg.materialize(list(defs.assets) + list(defs.asset_checks), selection=selection, resources=resources,
+                            instance=dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False)
+    errors, retries, metadata, checks = [], [], {}, {}
+    for event in result.all_events:
+        kind = event.event_type_value
+        if kind == "STEP_FAILURE" and event.event_specific_data.error:
+            errors.append(event.event_specific_data.error.message.strip())
+        elif kind == "STEP_UP_FOR_RETRY" and event.event_specific_data.error:
+            retries.append(event.event_specific_data.error.message.strip())
+        elif kind == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            metadata[mat.asset_key.to_user_string()] = {
+                k: v.value for k, v in mat.metadata.items() if isinstance(v.value, str | int | float | bool)}
+        elif kind == "ASSET_CHECK_EVALUATION":
+            checks[event.event_specific_data.check_name] = event.event_specific_data.passed
+    return {"success": result.success, "errors": errors, "retries": retries, "metadata": metadata,
+            "checks": checks, "seconds": round(time.perf_counter() - started, 2)}
+
+
+if __name__ == "__main__":
+    out = run(json.loads(sys.argv[1]))
+    print("RESULT " + json.dumps(out), flush=True)
+    sys.exit(0 if out["success"] else 1)
