@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -15,6 +16,9 @@ from movrec_pipeline.errors import SourceDataError
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 DVDRENTAL_URL = "https://neon.tech/postgresqltutorial/dvdrental.zip"
+# Far above any source file (the largest is ~3 MB): a bigger member is not the published file, and
+# extracting it unbounded (a zip bomb, or a wrong archive) could fill the disk before the checksum runs.
+MAX_MEMBER_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def download(spec: DataFile, cache_dir: Path) -> Path:
                     "the published file changed; put a trusted copy in MOVREC_DATA_DIR"
                 )
             os.replace(Path(tmp) / "member", target)  # atomic: never a half-written file under the real name
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:  # HTTPException: e.g. a server not speaking HTTP
         raise SourceDataError(
             f"cannot download {spec.relpath} into {cache_dir} ({exc.__class__.__name__}: {exc}); "
             f"check the network and free space, or put the file in MOVREC_DATA_DIR"
@@ -109,7 +113,17 @@ def extract_member(archive: Path, member: str, out: Path) -> None:
             names = [n for n in zf.namelist() if n == member or n.rsplit("/", 1)[-1] == member.rsplit("/", 1)[-1]]
             if not names:
                 raise SourceDataError(f"{archive.name} does not contain {member}")
+            limit = MAX_MEMBER_BYTES
+            too_big = SourceDataError(f"{names[0]} in {archive.name} is larger than {limit:,} bytes: not the "
+                                      "published file; put a trusted copy in MOVREC_DATA_DIR")
+            if zf.getinfo(names[0]).file_size > limit:
+                raise too_big
             with zf.open(names[0]) as src, out.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+                copied = 0
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    copied += len(block)
+                    if copied > limit:  # the header's size may lie
+                        raise too_big
+                    dst.write(block)
     except zipfile.BadZipFile:
         raise SourceDataError(f"{archive.name} is not a valid zip archive: download it again") from None

@@ -68,12 +68,6 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def psycopg2_url(url: str) -> str:
-    """dagster-postgres needs SQLAlchemy's psycopg2 driver (SQLAlchemy 2.1 maps postgresql:// to psycopg 3,
-    which rejects dagster-postgres' ``NOTIFY run_events, :id``)."""
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
-
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(dim=64) as srv:
@@ -83,12 +77,13 @@ def fake() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(scope="module")
 def pg_instance(warehouse_url: str) -> Iterator[tuple[Path, dg.DagsterInstance]]:
     """A Dagster instance whose run, event and schedule storage is a fresh database on the embedded server."""
+    from movrec_pipeline import launcher
     from movrec_pipeline.db import connection, embedded
 
     with psycopg.connect(embedded.server_uri(), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DAGSTER_DB} WITH (FORCE)")
     connection.ensure_database(embedded.server_uri(), DAGSTER_DB)
-    url = psycopg2_url(embedded.server_uri(database=DAGSTER_DB))
+    url = launcher.sqlalchemy_psycopg2(embedded.server_uri(database=DAGSTER_DB))  # psycopg2, as movrec dev does
     home = Path(tempfile.mkdtemp(prefix="movrec-scale-dagster-"))
     (home / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: \"{url}\"\ntelemetry:\n  enabled: false\n")

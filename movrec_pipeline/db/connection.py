@@ -19,13 +19,22 @@ from movrec_pipeline.errors import DatabaseSetupError
 MIN_PGVECTOR = (0, 8, 4)
 
 
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+_KEYWORD_PASSWORD = re.compile(r"(?i)\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs and messages)."""
+    """The URL with any password replaced by ``***`` (for logs and messages).
+
+    Covers ``postgresql://user:pw@host/db``, ``...?password=pw`` and libpq ``key=value`` strings.
+    """
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
     parts = urlsplit(url)
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+        url = url.replace(f":{parts.password}@", ":***@", 1)
+    head, sep, query = url.partition("?")
+    return head + sep + _QUERY_PASSWORD.sub(r"\1\2***", query)
 
 
 def _with_database(url: str, database: str) -> str:

@@ -256,3 +256,88 @@ def faults(fault_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     fault_server.reset_stats()
     yield fault_server
     fault_server.configure(**healthy)
+
+
+# -- a local archive server for the download faults (127.0.0.1 only) -------------------------------------------
+class ArchiveServer:
+    """Serves ``files`` (name -> bytes) over HTTP on a free loopback port; special routes misbehave:
+    ``/truncated/<name>`` announces the full length and sends half, ``/not-http`` answers in another protocol."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        import http.server
+        import threading
+
+        self.files, self.requests = files, 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.requests += 1
+                name = self.path.strip("/")
+                if name == "not-http":
+                    self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+                    self.close_connection = True
+                    return
+                truncated = name.startswith("truncated/")
+                body = outer.files.get(name.removeprefix("truncated/"))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if truncated else body)
+                self.close_connection = truncated
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+MOVIES_MEMBER = "ml-latest-small/movies.csv"
+
+
+@pytest.fixture(scope="session")
+def archives() -> Iterator[ArchiveServer]:
+    """Zips made from the real movies.csv: good, altered (wrong checksum), wrong member, bomb; and junk."""
+    from movrec_pipeline_tests.conftest import data_dir
+
+    real = (data_dir() / MOVIES_MEMBER).read_bytes()
+    srv = ArchiveServer({
+        "good.zip": zip_bytes({MOVIES_MEMBER: real}),
+        "altered.zip": zip_bytes({MOVIES_MEMBER: real.replace(b"Toy Story", b"Toy Storm", 1)}),
+        "other-member.zip": zip_bytes({"ml-latest-small/README.txt": b"no movies here"}),
+        "traversal.zip": zip_bytes({"../../../../tmp/movrec-evil/movies.csv": real}),
+        "bomb.zip": zip_bytes({MOVIES_MEMBER: b"\0" * (8 << 20)}),
+        "portal.html": b"<html><body>Please log in to the hotel Wi-Fi</body></html>",
+    })
+    yield srv
+    srv.close()
+
+
+def movies_spec(url: str):
+    from movrec_pipeline import datasets
+
+    return datasets.DataFile(MOVIES_MEMBER, datasets.MOVIELENS["movies"].sha256, url, MOVIES_MEMBER)

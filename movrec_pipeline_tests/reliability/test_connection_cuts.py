@@ -44,8 +44,9 @@ class Background:
         self.thread.start()
 
     def _run(self, *args, **kwargs) -> None:
-        try:
-            self.result = materialize(*args, **kwargs)
+        try:  # the instance's sqlite storage lives and dies in this thread
+            with dg.DagsterInstance.ephemeral() as instance:
+                self.result = materialize(*args, instance=instance, **kwargs)
         except BaseException as exc:  # surfaced by join()
             self.error = exc
 

@@ -16,6 +16,15 @@ import sys
 import time
 
 
+def chain(error) -> str:
+    """Messages of a serialized error and of its causes, outermost first."""
+    parts = []
+    while error is not None:
+        parts.append(error.message.strip())
+        error = error.cause or error.context
+    return " <- ".join(parts)
+
+
 def run(spec: dict) -> dict:
     import dagster as dg
 
@@ -43,9 +52,9 @@ def run(spec: dict) -> dict:
     for event in result.all_events:
         kind = event.event_type_value
         if kind == "STEP_FAILURE" and event.event_specific_data.error:
-            errors.append(event.event_specific_data.error.message.strip())
+            errors.append(chain(event.event_specific_data.error))
         elif kind == "STEP_UP_FOR_RETRY" and event.event_specific_data.error:
-            retries.append(event.event_specific_data.error.message.strip())
+            retries.append(chain(event.event_specific_data.error))
         elif kind == "ASSET_MATERIALIZATION":
             mat = event.event_specific_data.materialization
             metadata[mat.asset_key.to_user_string()] = {
