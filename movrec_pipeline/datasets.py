@@ -99,8 +99,9 @@ def download(spec: DataFile, cache_dir: Path) -> Path:
                 )
             os.replace(Path(tmp) / "member", target)  # atomic: never a half-written file under the real name
     except (OSError, http.client.HTTPException) as exc:  # HTTPException: e.g. a server not speaking HTTP
+        detail = " ".join(str(exc).split())  # one line, whatever the server sent
         raise SourceDataError(
-            f"cannot download {spec.relpath} into {cache_dir} ({exc.__class__.__name__}: {exc}); "
+            f"cannot download {spec.relpath} into {cache_dir} ({exc.__class__.__name__}: {detail}); "
             f"check the network and free space, or put the file in MOVREC_DATA_DIR"
         ) from None
     return target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -102,8 +103,10 @@ class EmbeddingResource(dg.ConfigurableResource):
 
     def get_embedder(self):
         """The embedder for this configuration (one per process and configuration)."""
+        secret = hashlib.sha256(os.environ.get(self.api_key_env_var, "").encode()).hexdigest()  # key rotation
         key = (self.resolved_provider(), self.model, self.base_url, self.dimensions, self.device,
-               self.request_batch_items, self.concurrency, self.timeout_seconds, self.max_retries)
+               self.request_batch_items, self.concurrency, self.timeout_seconds, self.max_retries,
+               self.max_input_chars, secret)
         if key not in _EMBEDDERS:
             if key[0] == "local":
                 from movrec_pipeline.embedders.local import LocalSentenceTransformerEmbedder

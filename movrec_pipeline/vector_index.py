@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from movrec_pipeline.errors import MovrecError
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -43,7 +45,7 @@ def build_index(conn: psycopg.Connection, kind: str, model_id: int, dimensions: 
     ``conn`` must be in autocommit mode (CONCURRENTLY cannot run in a transaction).
     """
     if spec.method not in ("hnsw", "ivfflat"):
-        raise ValueError(f"unknown index method {spec.method!r}: use hnsw or ivfflat")
+        raise MovrecError(f"unknown index method {spec.method!r}: set index_method to hnsw or ivfflat")
     rows = conn.execute("SELECT count(*) FROM movrec.item_embeddings WHERE item_kind = %s AND model_id = %s",
                         (kind, model_id)).fetchone()[0]
     name = f"{index_prefix(kind, model_id)}{spec.method}_{int(time.time() * 1000)}"

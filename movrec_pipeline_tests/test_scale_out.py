@@ -119,22 +119,26 @@ def test_concurrent_bucket_runs_equal_a_single_run(loaded_sources, warehouse_url
     env = {**os.environ, "DAGSTER_HOME": str(home), "OPENAI_API_KEY": API_KEY}
     env.pop("MOVREC_ITEM_LIMIT", None)
     sync = Path(tempfile.mkdtemp(prefix="movrec-scale-sync-"))
-    procs = []
+    procs, outputs = [], []
     try:
         for i, (start, end) in enumerate(RANGES):
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c", WORKER, start, end, MODEL_SPLIT, fake.base_url, str(sync / f"ready{i}"),
-                 str(sync / "go")],
-                cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            # Output to files, not pipes: a worker's Dagster log must never block on a full pipe.
+            with (sync / f"out{i}").open("w") as out, (sync / f"err{i}").open("w") as err:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-c", WORKER, start, end, MODEL_SPLIT, fake.base_url,
+                     str(sync / f"ready{i}"), str(sync / "go")],
+                    cwd=PROJECT_DIR, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL))
         deadline = time.monotonic() + 60
         while not all((sync / f"ready{i}").exists() for i in range(len(RANGES))):
-            failed = [p for p in procs if p.poll() is not None]
-            assert not failed, failed[0].communicate()[1][-3000:]
+            failed = [i for i, p in enumerate(procs) if p.poll() is not None]
+            assert not failed, (sync / f"err{failed[0]}").read_text()[-3000:]
             assert time.monotonic() < deadline, "workers did not start within 60 s"
             time.sleep(0.05)
         fake.reset_stats()
         (sync / "go").touch()
-        outputs = [p.communicate(timeout=120) for p in procs]
+        for p in procs:
+            p.wait(timeout=120)
+        outputs = [((sync / f"out{i}").read_text(), (sync / f"err{i}").read_text()) for i in range(len(procs))]
     finally:
         for p in procs:
             if p.poll() is None:

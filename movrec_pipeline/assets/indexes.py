@@ -3,7 +3,15 @@
 import dagster as dg
 
 from movrec_pipeline import fingerprints, index_quality, vector_index
-from movrec_pipeline.assets.common import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS, column_schema, skip_unchanged
+from movrec_pipeline.assets.common import (
+    DB_POOL,
+    DB_RETRY,
+    DOWNSTREAM,
+    OWNERS,
+    column_schema,
+    permanent_errors,
+    skip_unchanged,
+)
 from movrec_pipeline.assets.embeddings import active_model
 from movrec_pipeline.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 
@@ -32,7 +40,8 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
                     conn, kind, model_id):
                 return skip_unchanged(context, postgres, "SELECT count(*) FROM movrec.item_embeddings "
                                       "WHERE item_kind = %s AND model_id = %s", (kind, model_id))
-            info = vector_index.build_index(conn, kind, model_id, dims, spec)
+            with permanent_errors():
+                info = vector_index.build_index(conn, kind, model_id, dims, spec)
             fingerprints.record(conn, context.asset_key.to_user_string(), fp)
         context.log.info("%s index: %s", kind, info)
         return dg.MaterializeResult(metadata={

@@ -70,6 +70,7 @@ KIND_ITEMS = {"film": 1000, "netflix": 8809}
 class Figures:
     faults: dict[str, bool] = field(default_factory=dict)  # fault -> survived (re-run equals the clean run)
     cases: dict[str, bool] = field(default_factory=dict)  # hostile-input case -> handled as expected
+    security: dict[str, bool] = field(default_factory=dict)  # security check -> passed
     rows_lost: int = 0
     retries: dict[str, int] = field(default_factory=dict)  # provider storm -> provider_retries
 
@@ -88,7 +89,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     handled = sum(FIGURES.cases.values())
     terminalreporter.write_sep("-", "reliability figures")
     terminalreporter.write_line(f"faults survived: {survived}/{len(FIGURES.faults)}; hostile-input cases handled: "
-                                f"{handled}/{len(FIGURES.cases)}; rows lost: {FIGURES.rows_lost}")
+                                f"{handled}/{len(FIGURES.cases)}; security checks passed: "
+                                f"{sum(FIGURES.security.values())}/{len(FIGURES.security)}; "
+                                f"rows lost: {FIGURES.rows_lost}")
     if FIGURES.retries:
         terminalreporter.write_line("provider_retries per storm: " + json.dumps(FIGURES.retries))
 
@@ -160,13 +163,20 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 # -- run workers ------------------------------------------------------------------------------------------------
 class Worker:
-    """``worker.py`` in a subprocess (its own session, so a SIGKILL hits exactly this process)."""
+    """``worker.py`` in a subprocess (its own session, so a SIGKILL hits exactly this process).
+
+    Output goes to files, not pipes: a worker nobody reads from must never block on a full pipe.
+    """
 
     def __init__(self, spec: dict, env: dict[str, str] | None = None) -> None:
+        import tempfile
+
+        self.out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the worker
+        self.err = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "movrec_pipeline_tests.reliability.worker", json.dumps(spec)],
-            cwd=PROJECT_DIR, env=env or dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True)
+            cwd=PROJECT_DIR, env=env or dict(os.environ), stdout=self.out, stderr=self.err, text=True,
+            start_new_session=True)
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
@@ -176,7 +186,10 @@ class Worker:
         return self.proc.poll() is None
 
     def result(self, timeout: float = 240) -> dict:
-        out, err = self.proc.communicate(timeout=timeout)
+        self.proc.wait(timeout=timeout)
+        self.out.seek(0)
+        self.err.seek(0)
+        out, err = self.out.read(), self.err.read()
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
         assert lines, f"worker died (exit {self.proc.returncode}):\n{err[-3000:]}"
         result = json.loads(lines[-1][len("RESULT "):])
