@@ -29,6 +29,7 @@ def measure_recall(conn: psycopg.Connection, kind: str, model_id: int, dimension
     exact_idx, _ = cosine_topk(queries, matrix, k)
     vectors.set_search_params(conn, k, ef_search, probes)
     conn.execute("SET enable_seqscan = off")  # small catalogues: measure the index, not a seq scan
+    conn.execute("SET enable_sort = off")  # ... nor a primary-key scan plus a sort
     query = vectors.knn_query(dimensions)
     params = {"kind": kind, "model_id": model_id, "k": k}
     plan = "\n".join(r[0] for r in conn.execute(
@@ -40,6 +41,7 @@ def measure_recall(conn: psycopg.Connection, kind: str, model_id: int, dimension
         latencies.append((time.perf_counter() - t0) * 1000)
         hits += len(got & {keys[j] for j in exact_idx[qi]})
     conn.execute("RESET enable_seqscan")
+    conn.execute("RESET enable_sort")
     return {"queries": len(queries), "recall": hits / (len(queries) * min(k, len(keys))),
             "p50_ms": float(np.percentile(latencies, 50)), "p95_ms": float(np.percentile(latencies, 95)),
             "uses_index": f"Index Scan using {index_prefix(kind, model_id)}" in plan}

@@ -20,6 +20,16 @@ def align_vectors(item_ids: np.ndarray, keys: list[str], matrix: np.ndarray, dim
     return out
 
 
+MIN_TEXT_COVERAGE = 0.5
+
+
+def usable_text_vectors(aligned: np.ndarray) -> np.ndarray | None:
+    """The aligned text vectors, or None when too few movies have one (e.g. a demo slice): a partial set
+    would skew the content part of the hybrid instead of helping it."""
+    covered = float((np.linalg.norm(aligned, axis=1) > 0).mean()) if len(aligned) else 0.0
+    return aligned if covered >= MIN_TEXT_COVERAGE else None
+
+
 def explanation_text(titles: list[str], shares: list[float]) -> str:
     if not titles:
         return "popular with similar users"

@@ -108,7 +108,8 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
     item_ids, titles = _catalogue(postgres)
     data = InteractionData.from_ratings(read_frame(postgres, sqlfiles.load("movielens_ratings")), item_ids)
     started = time.perf_counter()
-    model = _hybrid(tuning).fit(data, movielens_recs.align_vectors(item_ids, keys, matrix, dims))
+    text = movielens_recs.usable_text_vectors(movielens_recs.align_vectors(item_ids, keys, matrix, dims))
+    model = _hybrid(tuning).fit(data, text)
     frame = movielens_recs.user_recommendations(model, data, titles, tuning.k)
     seconds = time.perf_counter() - started
     frame["method"] = model.name
@@ -121,7 +122,7 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
     cold = set(item_ids[data.item_counts() == 0].tolist())
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(frame), "rebuilt": True, "users": int(frame["user_id"].nunique()),
-        "k": tuning.k, "fit_and_rank_seconds": round(seconds, 2),
+        "k": tuning.k, "fit_and_rank_seconds": round(seconds, 2), "text_vectors_used": text is not None,
         "distinct_movies": int(frame["movie_id"].nunique()),
         "cold_movies_recommended": int(frame["movie_id"].isin(cold).sum()),
         "preview": dg.MetadataValue.md(markdown_table(sample[["user_id", "rank", "title", "explanation"]],
@@ -195,7 +196,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
             return dg.MaterializeResult(metadata=meta)
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)
     item_ids, _ = _catalogue(postgres)
-    text = movielens_recs.align_vectors(item_ids, keys, matrix, dims)
+    text = movielens_recs.usable_text_vectors(movielens_recs.align_vectors(item_ids, keys, matrix, dims))
     train, test = evaluation.t80_split(read_frame(postgres, sqlfiles.load("movielens_ratings")))
     methods = {"hybrid": _hybrid(tuning), "popularity": PopularityRecommender(),
                "mean_profile_svd": MeanProfileRecommender("svd", name="mean_profile_svd")}
@@ -214,7 +215,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
         copy_frame(conn, "movrec", "recommendation_quality", rows)
         fingerprints.record(conn, context.asset_key.to_user_string(), fp)
     best = results["hybrid"]
-    metadata: dict = {"rebuilt": True, "users": int(best["users"])}
+    metadata: dict = {"rebuilt": True, "users": int(best["users"]), "text_vectors_used": text is not None}
     for name, r in results.items():
         prefix = "" if name == "hybrid" else f"{name}_"
         metadata.update({f"{prefix}ndcg_at_10": round(float(r["ndcg@10"]), 4),
