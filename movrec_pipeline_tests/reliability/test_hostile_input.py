@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from movrec_pipeline import cli, datasets, vector_index
-from movrec_pipeline.errors import DatabaseSetupError, SourceDataError
+from movrec_pipeline.errors import DatabaseSetupError, MovrecError, SourceDataError
 from movrec_pipeline.loaders import dvdrental, tables
 from movrec_pipeline.resources import DataDirResource, PostgresResource, RecommenderSettings
 from movrec_pipeline_tests.conftest import data_dir, materialize, step_errors
@@ -291,7 +291,7 @@ def case_model_name_injection(ctx: Ctx) -> str:
 def case_index_method_injection(ctx: Ctx) -> str:
     settings = RecommenderSettings(index_method="hnsw; DROP TABLE dvdrental.customer; --")
     spec = vector_index.IndexSpec(method=settings.index_method)
-    with psycopg.connect(ctx.url, autocommit=True) as conn, pytest.raises(ValueError) as info:
+    with psycopg.connect(ctx.url, autocommit=True) as conn, pytest.raises(MovrecError) as info:
         vector_index.build_index(conn, "film", ctx.baseline.model_id, 64, spec)
     return str(info.value)
 
@@ -400,7 +400,7 @@ CASES = [
     Case("config-model-name-sql", "config", "EmbeddingResource.model = 'rel-films; DROP TABLE customer'",
          "registered model = rel-films; DROP TABLE customer", case_model_name_injection),
     Case("config-index-method-sql", "config", "RecommenderSettings.index_method = 'hnsw; DROP TABLE …'",
-         "unknown index method 'hnsw; DROP TABLE dvdrental.customer; --': use hnsw or ivfflat",
+         "unknown index method 'hnsw; DROP TABLE dvdrental.customer; --': set index_method to hnsw or ivfflat",
          case_index_method_injection),
     Case("config-table-and-schema-names", "config", "table 'films; DROP TABLE customer', schema 'dvdrental; …'",
          'relation "movrec.films; DROP TABLE customer" does not exist', case_identifier_quoting),
