@@ -75,8 +75,8 @@ def pipeline_embedding():
 
 def test_lateral_index_path_agrees_with_in_memory_table(pipeline, warehouse_url: str) -> None:
     with psycopg.connect(warehouse_url) as conn:
-        model_id, dims = conn.execute("SELECT model_id, dimensions FROM movrec.embedding_models "
-                                      "WHERE model = 'fake-embed' AND dimensions = 64").fetchone()
+        model_id, dims = conn.execute("SELECT m.model_id, m.dimensions FROM movrec.customer_profiles p "
+                                      "JOIN movrec.embedding_models m USING (model_id) LIMIT 1").fetchone()
         vectors.set_search_params(conn, 10)
         query = sql.SQL(sqlfiles.load("customer_recs_lateral")).format(dim=sql.Literal(dims))
         lateral = conn.execute(query, {"model_id": model_id, "k": 10}).fetchall()
