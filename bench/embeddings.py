@@ -28,10 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def bench_local(conn, n: int) -> None:
-    from movrec_pipeline import embedding_sync, texts
+    from movrec_pipeline.defs.embeddings import registry, sync, texts
     from movrec_pipeline.embedders.local import LocalSentenceTransformerEmbedder, default_model_path, load_model
 
-    items, _ = embedding_sync.load_items(conn, "netflix", texts.DEFAULT_TEMPLATES["netflix"], 32, range(32), n)
+    items, _ = sync.load_items(conn, "netflix", texts.DEFAULT_TEMPLATES["netflix"], 32, range(32), n)
     batch = [it.text for it in items]
     emb = LocalSentenceTransformerEmbedder()
     emb.embed(batch[:8])  # load + warm up
@@ -39,9 +39,9 @@ def bench_local(conn, n: int) -> None:
     t = time.perf_counter()
     raw_model.encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     raw_s = time.perf_counter() - t
-    mid = embedding_sync.register_model(conn, "local", "all-MiniLM-L6-v2", 384, "bench")
+    mid = registry.register_model(conn, "local", "all-MiniLM-L6-v2", 384, "bench")
     t = time.perf_counter()
-    report = embedding_sync.sync_buckets(conn, emb, kind="netflix", model_id=mid,
+    report = sync.sync_buckets(conn, emb, kind="netflix", model_id=mid,
                                          template=texts.DEFAULT_TEMPLATES["netflix"], n_buckets=32,
                                          buckets=range(32), limit=n)
     ours_s = time.perf_counter() - t
@@ -93,16 +93,16 @@ def bench_openai(all_texts: list[str]) -> None:
 
 
 def bench_writes(conn, n_dims: int = 384) -> None:
-    from movrec_pipeline import embedding_sync
+    from movrec_pipeline.defs.embeddings import registry, sync
 
     keys = [r[0] for r in conn.execute("SELECT show_id FROM netflix.shows ORDER BY show_id").fetchall()]
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((len(keys), n_dims)).astype(np.float32)
-    items = [embedding_sync.Item(k, 0, "", "h") for k in keys]
-    mid = embedding_sync.register_model(conn, "bench", "random", n_dims, "writes")
+    items = [sync.Item(k, 0, "", "h") for k in keys]
+    mid = registry.register_model(conn, "bench", "random", n_dims, "writes")
     t = time.perf_counter()
     for start in range(0, len(items), 256):
-        embedding_sync.write_batch(conn, "netflix", mid, items[start:start + 256], vecs[start:start + 256],
+        sync.write_batch(conn, "netflix", mid, items[start:start + 256], vecs[start:start + 256],
                                    [False] * len(items[start:start + 256]))
     copy_s = time.perf_counter() - t
     conn.execute(f"ALTER TABLE netflix.shows ADD COLUMN IF NOT EXISTS bench_embedding vector({n_dims})")
@@ -125,16 +125,16 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="movrec-bench-"))
     home.chmod(0o755)
     os.environ["MOVREC_HOME"] = str(home)
-    from movrec_pipeline import datasets, settings
-    from movrec_pipeline.cleaning import netflix
-    from movrec_pipeline.db import connection, embedded
-    from movrec_pipeline.loaders import tables
-    from movrec_pipeline.texts import DEFAULT_TEMPLATES, render
+    from movrec_pipeline.core import paths
+    from movrec_pipeline.defs.embeddings.texts import DEFAULT_TEMPLATES, render
+    from movrec_pipeline.defs.sources import files
+    from movrec_pipeline.defs.sources import netflix_csv as netflix
+    from movrec_pipeline.warehouse import connection, embedded, tables
 
     try:
         url = connection.warehouse_url()
         connection.prepare_warehouse(url)
-        parsed = netflix.parse_netflix_csv(settings.data_dir() / datasets.NETFLIX.relpath)
+        parsed = netflix.parse_netflix_csv(paths.data_dir() / files.NETFLIX.relpath)
         with connection.connect(url, autocommit=True) as conn:
             with conn.transaction():
                 tables.replace_rows(conn, "netflix", "shows", parsed.shows)

@@ -23,13 +23,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from movrec_pipeline.ranking.ease import EASERecommender
 from movrec_pipeline.ranking.evaluation import evaluate, t80_split
-from movrec_pipeline.ranking.models import (
-    EASERecommender,
-    HybridRecommender,
-    MeanProfileRecommender,
-    PopularityRecommender,
-)
+from movrec_pipeline.ranking.hybrid import HybridRecommender
+from movrec_pipeline.ranking.mean_profile import MeanProfileRecommender
+from movrec_pipeline.ranking.popularity import PopularityRecommender
 
 DEFAULT_DATA = Path(
     os.environ.get("MOVREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -17,12 +17,14 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="movrec-bench-"))
     home.chmod(0o755)
     os.environ["MOVREC_HOME"] = str(home)
-    from movrec_pipeline import datasets, settings
-    from movrec_pipeline.cleaning import movielens, netflix
-    from movrec_pipeline.db import connection, embedded
-    from movrec_pipeline.loaders import dvdrental, tables
+    from movrec_pipeline.core import paths
+    from movrec_pipeline.defs.sources import dvdrental_restore as dvdrental
+    from movrec_pipeline.defs.sources import files
+    from movrec_pipeline.defs.sources import movielens_csv as movielens
+    from movrec_pipeline.defs.sources import netflix_csv as netflix
+    from movrec_pipeline.warehouse import connection, embedded, tables
 
-    data = settings.data_dir()
+    data = paths.data_dir()
     try:
         url = connection.warehouse_url()
         connection.prepare_warehouse(url)
@@ -33,15 +35,15 @@ def main() -> None:
 
         with connection.connect(url) as conn:
             t = time.perf_counter()
-            parsed = netflix.parse_netflix_csv(data / datasets.NETFLIX.relpath)
+            parsed = netflix.parse_netflix_csv(data / files.NETFLIX.relpath)
             with conn.transaction():
                 n = tables.replace_rows(conn, "netflix", "shows", parsed.shows)
             print(f"netflix_titles: {n} rows parsed+loaded in {time.perf_counter() - t:.2f} s")
 
             t = time.perf_counter()
-            movies = movielens.parse_movies(data / datasets.MOVIELENS["movies"].relpath)
+            movies = movielens.parse_movies(data / files.MOVIELENS["movies"].relpath)
             known = set(movies.rows["movie_id"].astype(int))
-            ratings = movielens.parse_ratings(data / datasets.MOVIELENS["ratings"].relpath, known)
+            ratings = movielens.parse_ratings(data / files.MOVIELENS["ratings"].relpath, known)
             parse_s = time.perf_counter() - t
             with conn.transaction():
                 conn.execute("DELETE FROM movielens.tags; DELETE FROM movielens.ratings; DELETE FROM movielens.links")

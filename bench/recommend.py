@@ -45,17 +45,16 @@ def _timed(fn) -> float:
 def bench_customers(conn, model_id: int, dims: int) -> tuple[list, np.ndarray, list]:
     import pandas as pd
 
-    from movrec_pipeline import vectors
-    from movrec_pipeline.assets.recommendations import recommend_shows
-    from movrec_pipeline.db import sqlfiles
-    from movrec_pipeline.resources import RecommenderSettings
+    from movrec_pipeline.defs.recommendations.show_picks import recommend_shows
+    from movrec_pipeline.defs.resources import RecommenderSettings
+    from movrec_pipeline.warehouse import sqlfiles, vectors
 
     show_keys, shows = vectors.fetch_vectors(conn, "netflix", model_id, dims)
     film_keys, films = vectors.fetch_vectors(conn, "film", model_id, dims)
     profiles = conn.execute("SELECT customer_id, profile FROM movrec.customer_profiles WHERE model_id = %s "
                             "ORDER BY customer_id", (model_id,)).fetchall()
     with conn.cursor() as cur:
-        cur.execute(sqlfiles.load("customer_rentals"))
+        cur.execute(sqlfiles.load("recommendations/customer_rentals"))
         rentals = pd.DataFrame(cur.fetchall(), columns=["customer_id", "film_id", "rental_date"])
     titles = dict(conn.execute("SELECT film_id, title FROM dvdrental.film").fetchall())
     t = time.perf_counter()
@@ -86,9 +85,8 @@ def bench_synthetic(gflops: float) -> None:
 def bench_lateral(conn, model_id: int, dims: int, profiles, shows, show_keys) -> None:
     from psycopg import sql
 
-    from movrec_pipeline import vectors
-    from movrec_pipeline.db import sqlfiles
     from movrec_pipeline.ranking.topk import cosine_topk
+    from movrec_pipeline.warehouse import sqlfiles, vectors
 
     matrix = np.vstack([p.to_numpy() for _, p in profiles]).astype(np.float32)
     t = time.perf_counter()
@@ -96,7 +94,7 @@ def bench_lateral(conn, model_id: int, dims: int, profiles, shows, show_keys) ->
     mem_s = time.perf_counter() - t
     exact = {(int(c), show_keys[j]) for (c, _), row in zip(profiles, idx, strict=True) for j in row}
     vectors.set_search_params(conn, 10)
-    query = sql.SQL(sqlfiles.load("customer_recs_lateral")).format(dim=sql.Literal(dims))
+    query = sql.SQL(sqlfiles.load("recommendations/customer_recs_lateral")).format(dim=sql.Literal(dims))
     t = time.perf_counter()
     rows = conn.execute(query, {"model_id": model_id, "k": 10}).fetchall()
     lat_s = time.perf_counter() - t
@@ -108,7 +106,7 @@ def bench_lateral(conn, model_id: int, dims: int, profiles, shows, show_keys) ->
 
 
 def main() -> None:
-    from movrec_pipeline.db import connection
+    from movrec_pipeline.warehouse import connection
 
     url = connection.warehouse_url()
     with connection.connect(url, autocommit=True) as conn:

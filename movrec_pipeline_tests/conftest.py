@@ -36,7 +36,7 @@ def movrec_home() -> Iterator[Path]:
     os.environ["MOVREC_HOME"] = str(home)
     os.environ.pop("DAGSTER_HOME", None)
     yield home
-    from movrec_pipeline.db import embedded
+    from movrec_pipeline.warehouse import embedded
 
     embedded.stop_server(home / "pgdata")
     shutil.rmtree(home, ignore_errors=True)
@@ -44,7 +44,7 @@ def movrec_home() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def warehouse_url(movrec_home: Path) -> str:
-    from movrec_pipeline.db import connection
+    from movrec_pipeline.warehouse import connection
 
     url = connection.warehouse_url()
     connection.prepare_warehouse(url)
@@ -52,8 +52,9 @@ def warehouse_url(movrec_home: Path) -> str:
 
 
 def all_defs() -> list:
-    from movrec_pipeline.definitions import defs
+    from movrec_pipeline.definitions import loaded
 
+    defs = loaded()
     return list(defs.assets or []) + list(defs.asset_checks or [])
 
 
@@ -61,8 +62,9 @@ def materialize(selection: dg.AssetSelection, resources: dict | None = None, *,
                 partition_range: tuple[str, str] | None = None,
                 instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     """Materialize ``selection`` of the real definitions in-process."""
-    from movrec_pipeline.definitions import defs
+    from movrec_pipeline.definitions import loaded
 
+    defs = loaded()
     tags = {}
     if partition_range:
         tags = {"dagster/asset_partition_range_start": partition_range[0],
@@ -113,7 +115,7 @@ def pipeline(loaded_sources, fake_embedding_server) -> dg.ExecuteInProcessResult
 
     The provider settings stay in ``os.environ`` for the session, so CLI subprocesses see the same model.
     """
-    from movrec_pipeline.resources import EmbeddingResource
+    from movrec_pipeline.defs.resources import EmbeddingResource
 
     os.environ.update({**FAKE_PROVIDER_ENV, "MOVREC_EMBEDDING_BASE_URL": fake_embedding_server.base_url})
     embedding = EmbeddingResource(provider="openai", model="fake-embed", dimensions=64,
@@ -121,3 +123,16 @@ def pipeline(loaded_sources, fake_embedding_server) -> dg.ExecuteInProcessResult
     result = materialize(dg.AssetSelection.all(), {"embedding": embedding}, partition_range=FULL_RANGE)
     assert result.success, step_errors(result)
     return result
+
+
+# The fast tier (`pytest -m "not slow"`) is what needs none of: the embedded server, a Dagster run, the real
+# model, a browser. Tests that use such a fixture, or live in e2e/ or reliability/, are marked slow here.
+SLOW_FIXTURES = {"movrec_home", "warehouse_url", "loaded_sources", "pipeline", "embedder", "baseline"}
+SLOW_FOLDERS = ("e2e/", "reliability/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.nodeid.startswith(
+                tuple(f"movrec_pipeline_tests/{folder}" for folder in SLOW_FOLDERS)):
+            item.add_marker(pytest.mark.slow)

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from movrec_pipeline.errors import PermanentEmbeddingError
+from movrec_pipeline.core.errors import PermanentEmbeddingError
 
 _STATS_LOCK = threading.Lock()  # module-level so EmbedStats stays a plain, copyable, asdict-able dataclass
 

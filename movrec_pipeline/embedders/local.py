@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from movrec_pipeline.core.errors import PermanentEmbeddingError
 from movrec_pipeline.embedders.base import EmbedStats, truncate_text, validate_vectors
-from movrec_pipeline.errors import PermanentEmbeddingError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384

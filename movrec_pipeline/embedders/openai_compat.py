@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from movrec_pipeline.core.errors import PermanentEmbeddingError, TransientEmbeddingError
 from movrec_pipeline.embedders.base import EmbedStats, truncate_text, validate_vectors
-from movrec_pipeline.errors import PermanentEmbeddingError, TransientEmbeddingError
 
 if TYPE_CHECKING:
     import openai

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.query.errors import QueryError
 from movrec_pipeline.query.results import Item
+from movrec_pipeline.warehouse import sqlfiles
 
 _ARTICLES = ("the", "a", "an")
 _YEAR = re.compile(r"(?P<title>.*?)\s*\((?P<year>\d{4})\)\s*")
@@ -36,7 +36,7 @@ class Ref:
 
 
 def _id_range(conn: psycopg.Connection, table: tuple[str, str], column: str) -> str:
-    query = sql.SQL(sqlfiles.load("query_id_range")).format(column=sql.Identifier(column),
+    query = sql.SQL(sqlfiles.load("query/id_range")).format(column=sql.Identifier(column),
                                                             table=sql.Identifier(*table))
     low, high = conn.execute(query).fetchone()
     return f"{low}–{high}" if low is not None else "none loaded"
@@ -44,7 +44,7 @@ def _id_range(conn: psycopg.Connection, table: tuple[str, str], column: str) -> 
 
 def customer(conn: psycopg.Connection, customer_id: int) -> tuple[str, int]:
     """(name, number of rentals) of a dvdrental customer; unknown ones raise :class:`QueryError`."""
-    row = conn.execute(sqlfiles.load("query_customer"), {"customer_id": customer_id}).fetchone()
+    row = conn.execute(sqlfiles.load("query/customer"), {"customer_id": customer_id}).fetchone()
     if row is None:
         ids = _id_range(conn, ("dvdrental", "customer"), "customer_id")
         raise QueryError(f"unknown customer {customer_id} (customer ids are {ids})")
@@ -58,7 +58,7 @@ def require_rentals(customer_id: int, name: str, rentals: int) -> None:
 
 def ml_user(conn: psycopg.Connection, user_id: int) -> tuple[int, float]:
     """(number of ratings, mean rating) of a MovieLens user; unknown ones raise :class:`QueryError`."""
-    n, mean = conn.execute(sqlfiles.load("query_user"), {"user_id": user_id}).fetchone()
+    n, mean = conn.execute(sqlfiles.load("query/user"), {"user_id": user_id}).fetchone()
     if not n:
         ids = _id_range(conn, ("movielens", "ratings"), "user_id")
         raise QueryError(f"unknown MovieLens user {user_id} (user ids are {ids})")
@@ -66,12 +66,12 @@ def ml_user(conn: psycopg.Connection, user_id: int) -> tuple[int, float]:
 
 
 def movies(conn: psycopg.Connection, ids: list[int]) -> dict[int, Ref]:
-    rows = conn.execute(sqlfiles.load("query_movies"), {"ids": [int(i) for i in ids]}).fetchall()
+    rows = conn.execute(sqlfiles.load("query/movies"), {"ids": [int(i) for i in ids]}).fetchall()
     return {int(r[0]): Ref("movielens", str(r[0]), r[1], r[2], list(r[3] or [])) for r in rows}
 
 
 def shows(conn: psycopg.Connection, ids: list[str]) -> dict[str, Ref]:
-    rows = conn.execute(sqlfiles.load("query_shows"), {"ids": list(ids)}).fetchall()
+    rows = conn.execute(sqlfiles.load("query/shows"), {"ids": list(ids)}).fetchall()
     return {r[0]: Ref("netflix", r[0], r[1], r[3], list(r[4] or []), detail=r[2] or "") for r in rows}
 
 
@@ -103,7 +103,7 @@ def _stored_forms(title: str) -> list[str]:
 
 
 def _suggest(conn: psycopg.Connection, text: str, table: tuple[str, str], title_col: str, year_col: str) -> str:
-    query = sql.SQL(sqlfiles.load("query_all_titles")).format(
+    query = sql.SQL(sqlfiles.load("query/all_titles")).format(
         title=sql.Identifier(title_col), year=sql.Identifier(year_col), table=sql.Identifier(*table))
     labels: dict[str, list[str]] = {}
     for title, year in conn.execute(query).fetchall():
@@ -126,7 +126,7 @@ def resolve_movie(conn: psycopg.Connection, movie: int | str) -> Ref:
         raise QueryError("empty movie title")
     match = _YEAR.fullmatch(text)
     title, year = (match["title"], int(match["year"])) if match else (text, None)
-    rows = conn.execute(sqlfiles.load("query_movie_titles"), {"titles": _stored_forms(title)}).fetchall()
+    rows = conn.execute(sqlfiles.load("query/movie_titles"), {"titles": _stored_forms(title)}).fetchall()
     rows = [r for r in rows if year is None or r[2] == year]
     if not rows:
         hint = _suggest(conn, title, ("movielens", "movies"), "clean_title", "year")
@@ -146,7 +146,7 @@ def resolve_show(conn: psycopg.Connection, show: str) -> Ref:
         if not found:
             raise QueryError(f"unknown Netflix show id {text!r} (ids look like s123; or give an exact title)")
         return next(iter(found.values()))
-    rows = conn.execute(sqlfiles.load("query_show_titles"), {"title": " ".join(text.lower().split())}).fetchall()
+    rows = conn.execute(sqlfiles.load("query/show_titles"), {"title": " ".join(text.lower().split())}).fetchall()
     if not rows:
         hint = _suggest(conn, text, ("netflix", "shows"), "title", "release_year")
         raise QueryError(f"unknown Netflix show {text!r}: {hint}")

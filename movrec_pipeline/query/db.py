@@ -7,15 +7,18 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline import settings, vector_index, vectors
-from movrec_pipeline.db import connection, embedded, sqlfiles
+from movrec_pipeline.core import config, paths
+from movrec_pipeline.core.config import EmbeddingSettings
+from movrec_pipeline.core.errors import MovrecError
+from movrec_pipeline.embedders import factory
+from movrec_pipeline.embedders.base import Embedder
 from movrec_pipeline.query.errors import NotMaterializedError, QueryError
+from movrec_pipeline.warehouse import connection, embedded, sqlfiles, vector_index, vectors
 
 MAX_K = 1000
 COLLABORATIVE = ("svd", "truncated-svd-64")  # movielens_collaborative_vectors' registry entry (provider, model)
@@ -82,18 +85,18 @@ def warehouse_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    key = str(settings.pgdata_dir())
+    key = str(paths.pgdata_dir())
     if key not in _URLS:
         admin = embedded.server_uri()
         try:
             with psycopg.connect(admin, autocommit=True) as conn:
                 found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                     (settings.WAREHOUSE_DB,)).fetchone()
+                                     (paths.WAREHOUSE_DB,)).fetchone()
         except psycopg.OperationalError as exc:
             raise QueryError(f"cannot connect to the embedded PostgreSQL: {one_line(exc)}") from None
         if not found:
             raise _WarehouseMissing
-        _URLS[key] = embedded.server_uri(database=settings.WAREHOUSE_DB)
+        _URLS[key] = embedded.server_uri(database=paths.WAREHOUSE_DB)
     return _URLS[key]
 
 
@@ -175,55 +178,34 @@ def check_k(k: int, name: str = "k") -> int:
     return k
 
 
-def _settings_key() -> tuple[str, ...]:
-    env = os.environ.get
-    return (env("MOVREC_EMBEDDING_PROVIDER", "auto"), env("MOVREC_EMBEDDING_MODEL", ""),
-            env("MOVREC_EMBEDDING_BASE_URL", ""), env("MOVREC_EMBEDDING_DIMENSIONS", "0"),
-            env("MOVREC_ITEM_LIMIT", "0"), "key" if env("OPENAI_API_KEY") else "")
-
-
-@cache
-def _resource(key: tuple[str, ...]):
-    from movrec_pipeline.resources import EmbeddingResource
-
-    provider, model, base_url, dimensions, item_limit, _ = key
+def embedding_settings() -> EmbeddingSettings:
+    """The provider settings from ``MOVREC_EMBEDDING_*``, parsed exactly as the pipeline parses them."""
     try:
-        return EmbeddingResource(provider=provider, model=model, base_url=base_url, dimensions=int(dimensions),
-                                 item_limit=int(item_limit))
-    except ValueError as exc:
+        return config.embedding_settings()
+    except MovrecError as exc:
         raise QueryError(f"bad embedding settings in the environment: {one_line(exc)}") from None
 
 
-def embedding_resource():
-    """The provider settings, built from MOVREC_EMBEDDING_* exactly as ``definitions._embedding_resource``
-    (cached per distinct settings: building a Dagster resource takes milliseconds)."""
-    return _resource(_settings_key())
-
-
-def embedder():
-    """The active provider's embedder (cached per process by the resource)."""
-    import dagster as dg
-
+def embedder() -> Embedder:
+    """The active provider's embedder (cached per process and settings by the factory)."""
     try:
-        return embedding_resource().get_embedder()
-    except dg.Failure as exc:
-        raise QueryError(one_line(Exception(exc.description or "bad embedding settings"))) from None
+        return factory.get_embedder(embedding_settings())
+    except QueryError:
+        raise
+    except MovrecError as exc:
+        raise QueryError(one_line(exc)) from None
 
 
 def _configured_model() -> tuple[str, str, int | None, str]:
     """(provider, model, dimensions or None when unknown, template version) of the active settings."""
-    resource = embedding_resource()
+    settings = embedding_settings()
     emb = embedder()
-    if emb.provider == "local":
-        return "local", emb.model, emb.dimensions, resource.template_version
-    from movrec_pipeline.embedders.openai_compat import known_dimensions
-
-    return emb.provider, emb.model, resource.dimensions or known_dimensions(emb.model), resource.template_version
+    return emb.provider, emb.model, factory.expected_dimensions(settings), settings.template_version
 
 
 def lookup_model(conn: psycopg.Connection, provider: str, model: str, dimensions: int | None = None,
                  template_version: str | None = None) -> Model | None:
-    row = conn.execute(sqlfiles.load("query_model_lookup"), {
+    row = conn.execute(sqlfiles.load("query/model_lookup"), {
         "provider": provider, "model": model, "dimensions": dimensions, "template_version": template_version,
     }).fetchone()
     return Model(int(row[0]), row[1], row[2], int(row[3])) if row else None
@@ -231,7 +213,7 @@ def lookup_model(conn: psycopg.Connection, provider: str, model: str, dimensions
 
 def active_text_model(conn: psycopg.Connection) -> Model:
     """The registry entry of the configured text model (never registers one: read commands do not write)."""
-    key = (database_key(conn), _settings_key())
+    key = (database_key(conn), embedding_settings(), config.api_key_present(embedding_settings()))
     if key in _ACTIVE:
         return _ACTIVE[key]
     provider, name, dims, template = _configured_model()
@@ -269,7 +251,7 @@ def require_vectors(conn: psycopg.Connection, kind: str, model: Model, asset: st
 
 def vectors_for(conn: psycopg.Connection, kind: str, model_id: int, keys: Iterable[str]) -> dict[str, np.ndarray]:
     """Vectors of some items (missing items are left out)."""
-    rows = conn.execute(sqlfiles.load("query_vectors"),
+    rows = conn.execute(sqlfiles.load("query/vectors"),
                         {"kind": kind, "model_id": model_id, "keys": list(keys)}, binary=True).fetchall()
     return {key: as_array(vec) for key, vec in rows}
 
@@ -281,11 +263,6 @@ def as_array(vec: object) -> np.ndarray:
 def unit(v: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(v))
     return v / norm if norm > 1e-12 and np.isfinite(norm) else v
-
-
-def unit_rows(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return m / np.where(norms > 1e-12, norms, 1.0)
 
 
 @dataclass(frozen=True)
@@ -330,13 +307,13 @@ def ensure_search_objects(conn: psycopg.Connection) -> None:
     key = database_key(conn)
     if key in _SEARCH_READY:
         return
-    ready = conn.execute(sqlfiles.load("query_search_state"), {"version": SEARCH_VERSION}).fetchone()[0]
+    ready = conn.execute(sqlfiles.load("query/search_state"), {"version": SEARCH_VERSION}).fetchone()[0]
     if not ready:
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ WRITE")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('movrec.search'))")
-                conn.execute(sqlfiles.load("search"))
+                conn.execute(sqlfiles.load("query/search_objects"))
         except psycopg.Error as exc:
             raise QueryError(f"cannot create the search index and movie_stats view: {one_line(exc)}") from None
     _SEARCH_READY.add(key)

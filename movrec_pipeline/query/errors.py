@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from movrec_pipeline.errors import MovrecError
+from movrec_pipeline.core.errors import MovrecError
 
 
 class QueryError(MovrecError):

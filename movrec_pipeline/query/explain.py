@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.query import catalog, db
 from movrec_pipeline.query.errors import QueryError
 from movrec_pipeline.query.recommend import customer_profile
 from movrec_pipeline.query.results import Driver, Explanation
+from movrec_pipeline.warehouse import sqlfiles
 
 
 def explain_recommendation(customer_id: int, show: str, *, top: int = 5,
@@ -31,7 +31,7 @@ def explain_recommendation(customer_id: int, show: str, *, top: int = 5,
         profile, films, film_vectors = customer_profile(c, customer_id, model)
         rank = None
         if db.table_exists(c, "movrec.customer_netflix_recommendations"):
-            row = c.execute(sqlfiles.load("query_customer_rank"),
+            row = c.execute(sqlfiles.load("query/customer_rank"),
                             {"customer_id": customer_id, "show_id": ref.id}).fetchone()
             rank = int(row[0]) if row else None
     target = db.unit(vector)

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import psycopg
 
-from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.query import catalog, db
 from movrec_pipeline.query.errors import QueryError
 from movrec_pipeline.query.results import Item, Listing
 from movrec_pipeline.ranking.diversity import mmr_rerank
+from movrec_pipeline.ranking.profiles import weighted_profile
+from movrec_pipeline.ranking.topk import normalize_rows
+from movrec_pipeline.warehouse import sqlfiles
 
 MAX_EXAMPLES = 100
 
@@ -53,9 +55,9 @@ def recommend_for_customer(customer_id: int, k: int = 10, *, diversity: float = 
 
 
 def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int, diversity: float) -> Listing:
-    rows = conn.execute(sqlfiles.load("query_customer_recs"), {"customer_id": customer_id}).fetchall()
+    rows = conn.execute(sqlfiles.load("query/customer_recs"), {"customer_id": customer_id}).fetchall()
     if not rows:
-        gap = conn.execute(sqlfiles.load("query_profile_gap"), {"customer_id": customer_id}).fetchone()
+        gap = conn.execute(sqlfiles.load("query/profile_gap"), {"customer_id": customer_id}).fetchone()
         reason = gap[0] if gap else "not in the table yet (re-materialize customer_netflix_recommendations)"
         raise QueryError(f"no recommendations for customer {customer_id} ({name}): {reason}")
     keys = [r[1] for r in rows]
@@ -82,18 +84,17 @@ def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: i
 def customer_profile(conn: psycopg.Connection, customer_id: int, model: db.Model
                      ) -> tuple[np.ndarray, list[tuple[int, str, int]], np.ndarray]:
     """(unit profile, [(film_id, title, rentals)] with vectors, their unit vectors) of a customer."""
-    rows = conn.execute(sqlfiles.load("query_customer_films"),
+    rows = conn.execute(sqlfiles.load("query/customer_films"),
                         {"customer_id": customer_id, "model_id": model.model_id}, binary=True).fetchall()
     usable = [r for r in rows if r[3] is not None]
     if not usable:
         raise QueryError(f"none of the {len(rows)} films customer {customer_id} rented has a vector for "
                          f"{model.label}: materialize film_embeddings (movrec materialize)")
-    films = db.unit_rows(np.vstack([db.as_array(r[3]) for r in usable]))
-    weights = np.asarray([r[2] for r in usable], dtype=np.float32)
-    mean = (films * weights[:, None]).sum(axis=0) / weights.sum()
-    if float(np.linalg.norm(mean)) < 1e-9:
+    films = normalize_rows(np.vstack([db.as_array(r[3]) for r in usable]))
+    profile = weighted_profile(films, np.asarray([r[2] for r in usable], dtype=np.float32))
+    if profile is None:
         raise QueryError(f"customer {customer_id}: the rented films' vectors cancel out (zero profile)")
-    return db.unit(mean), [(int(r[0]), r[1], int(r[2])) for r in usable], films
+    return profile, [(int(r[0]), r[1], int(r[2])) for r in usable], films
 
 
 def _live_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int, diversity: float) -> Listing:
@@ -130,7 +131,7 @@ def recommend_for_user(user_id: int, k: int = 10, *, conn: psycopg.Connection | 
     db.check_k(k)
     with db.session(conn, db.USER_RECS, db.RATINGS) as c:
         n_ratings, _ = catalog.ml_user(c, user_id)
-        rows = c.execute(sqlfiles.load("query_user_recs"), {"user_id": user_id}).fetchall()
+        rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()
     if not rows:
         raise QueryError(f"no stored recommendations for MovieLens user {user_id} "
                          "(re-materialize movielens_user_recommendations)")

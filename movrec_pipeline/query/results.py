@@ -71,7 +71,7 @@ class SourceStatus:
     index: str | None
     index_method: str | None
     last_materialized: datetime | None
-    materialized_from: str  # "dagster" or the table column it was read from
+    materialized_from: str  # the table column (or movrec.asset_state) it was read from
 
 
 @dataclass

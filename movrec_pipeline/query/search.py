@@ -11,10 +11,11 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.query import catalog, db
 from movrec_pipeline.query.errors import QueryError
 from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.ranking.topk import normalize_rows
+from movrec_pipeline.warehouse import sqlfiles
 
 MAX_TEXT = 500
 LIKED_RATING = 4.0
@@ -57,7 +58,7 @@ def _full_text(conn: psycopg.Connection, text: str, limit: int) -> tuple[list[tu
     if words:
         attempts.append(("prefix match", " & ".join(f"{w}:*" for w in words)))
     for how, query_text in attempts:
-        query = sql.SQL(sqlfiles.load("query_search")).format(tsquery=_TSQUERY[how])
+        query = sql.SQL(sqlfiles.load("query/search")).format(tsquery=_TSQUERY[how])
         rows = conn.execute(query, {"text": query_text, "limit": limit}).fetchall()
         if rows:
             return rows, how
@@ -98,13 +99,13 @@ def _user_profile(conn: psycopg.Connection, user_id: int, model: db.Model
                   ) -> tuple[np.ndarray | None, dict[int, float], str]:
     """(mean unit collaborative vector of the user's liked movies, all their ratings, what 'liked' meant)."""
     _, mean = catalog.ml_user(conn, user_id)
-    rows = conn.execute(sqlfiles.load("query_user_ratings"),
+    rows = conn.execute(sqlfiles.load("query/user_ratings"),
                         {"user_id": user_id, "model_id": model.model_id}, binary=True).fetchall()
     rated = {int(m): float(r) for m, r, _ in rows}
     for threshold, label in ((LIKED_RATING, f"rated >= {LIKED_RATING:g}"), (mean, f"rated >= their mean {mean:.1f}")):
         liked = [db.as_array(v) for _, r, v in rows if v is not None and r >= threshold]
         if liked:
-            return db.unit(db.unit_rows(np.vstack(liked)).mean(axis=0)), rated, f"{len(liked)} movies {label}"
+            return db.unit(normalize_rows(np.vstack(liked)).mean(axis=0)), rated, f"{len(liked)} movies {label}"
     return None, rated, "no rated movie has a collaborative vector"
 
 
@@ -167,7 +168,7 @@ def _embed(text: str, model: db.Model) -> np.ndarray:
 
 
 def _canonical_genres(conn: psycopg.Connection, genres: Sequence[str]) -> list[str]:
-    known = {g.lower(): g for (g,) in conn.execute(sqlfiles.load("query_genres")).fetchall()}
+    known = {g.lower(): g for (g,) in conn.execute(sqlfiles.load("query/genres")).fetchall()}
     out = []
     for genre in genres:
         name = known.get(genre.strip().lower())
@@ -196,7 +197,7 @@ def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None
         raise QueryError(f"min count must be a whole number >= 0, got {min_count!r}")
     with _search_session(conn, db.MOVIES, db.RATINGS) as c:
         wanted = _canonical_genres(c, genres)
-        query = sql.SQL(sqlfiles.load("query_browse")).format(order=ORDERS[order])
+        query = sql.SQL(sqlfiles.load("query/browse")).format(order=ORDERS[order])
         rows = c.execute(query, {"genres": wanted, "min_count": count, "min_rating": min_rating,
                                  "min_recent": 1 if order == "trending" else 0, "k": k}).fetchall()
     items = [catalog.item(rank, _movie(r), None if r[5] is None else round(r[5], 2), ratings=r[4], recent=r[6])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg
 
-from movrec_pipeline.db import sqlfiles
 from movrec_pipeline.query import catalog, db
 from movrec_pipeline.query.errors import QueryError
 from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.warehouse import sqlfiles
 
 SOURCES = ("collaborative", "text")
 
@@ -28,9 +28,9 @@ def similar_movies(movie: int | str, k: int = 10, *, source: str = "both", exclu
         seen: set[int] = set()
         if exclude_seen_by is not None:
             catalog.ml_user(c, exclude_seen_by)
-            rated = c.execute(sqlfiles.load("query_user_ratings"), {"user_id": exclude_seen_by, "model_id": 0})
+            rated = c.execute(sqlfiles.load("query/user_ratings"), {"user_id": exclude_seen_by, "model_id": 0})
             seen = {int(r[0]) for r in rated.fetchall()}  # model 0 does not exist: ids only, no vectors
-        rows = c.execute(sqlfiles.load("query_similar_movies"),
+        rows = c.execute(sqlfiles.load("query/similar_movies"),
                          {"movie_id": int(ref.id), "sources": sources}).fetchall()
         items, used, notes = [], [], []
         for src in sources:

@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.ranking.models import InteractionData, Recommender
+from movrec_pipeline.ranking.base import Recommender
+from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import topk_scores
 
 __all__ = ["catalog_coverage", "evaluate", "hit_at_k", "ndcg_at_k", "recall_at_k", "t80_split"]

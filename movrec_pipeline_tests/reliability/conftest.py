@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from psycopg import sql
 
 from movrec_pipeline_tests.conftest import FAKE_PROVIDER_ENV, FULL_RANGE, materialize, step_errors
 from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
@@ -109,10 +110,10 @@ def model_id(url: str, template_version: str, model: str = MODEL, dims: int = DI
 
 
 def register(url: str, template_version: str, model: str = MODEL, dims: int = DIMS) -> int:
-    from movrec_pipeline import embedding_sync
+    from movrec_pipeline.defs.embeddings import registry
 
     with psycopg.connect(url, autocommit=True) as conn:
-        return embedding_sync.register_model(conn, "openai", model, dims, template_version)
+        return registry.register_model(conn, "openai", model, dims, template_version)
 
 
 def snapshot(url: str, model: int) -> dict[str, tuple[int, str]]:
@@ -143,8 +144,9 @@ def compare_vectors(url: str, kind: str, model: int, reference: int) -> dict[str
 def activity(url: str, where: str, params: object = None) -> list[tuple]:
     """(pid, application_name, wait_event_type, query) of other backends matching ``where``."""
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT pid, application_name, wait_event_type, query FROM pg_stat_activity "
-                            f"WHERE pid <> pg_backend_pid() AND ({where})", params).fetchall()
+        query = sql.SQL("SELECT pid, application_name, wait_event_type, query FROM pg_stat_activity "
+                        "WHERE pid <> pg_backend_pid() AND ({})").format(sql.SQL(where))  # where: the tests' own text
+        return conn.execute(query, params).fetchall()
 
 
 def terminate(url: str, pid: int) -> bool:
@@ -203,7 +205,7 @@ def embedding_spec(base_url: str, template_version: str, **kw) -> dict:
 
 
 def embedding_resource(base_url: str, template_version: str = "v1", **kw):
-    from movrec_pipeline.resources import EmbeddingResource
+    from movrec_pipeline.defs.resources import EmbeddingResource
 
     return EmbeddingResource(**embedding_spec(base_url, template_version, **kw))
 
@@ -351,6 +353,6 @@ def archives() -> Iterator[ArchiveServer]:
 
 
 def movies_spec(url: str):
-    from movrec_pipeline import datasets
+    from movrec_pipeline.defs.sources import files
 
-    return datasets.DataFile(MOVIES_MEMBER, datasets.MOVIELENS["movies"].sha256, url, MOVIES_MEMBER)
+    return files.DataFile(MOVIES_MEMBER, files.MOVIELENS["movies"].sha256, url, MOVIES_MEMBER)

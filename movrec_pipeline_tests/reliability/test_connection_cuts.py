@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
-from movrec_pipeline.resources import DataDirResource
+from movrec_pipeline.defs.resources import DataDirResource
 from movrec_pipeline_tests.conftest import FULL_RANGE, data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import (
     FIGURES,

@@ -1,6 +1,6 @@
 """Download faults: read-only cache, disk full, half-written files, wrong checksums.
 
-``datasets.download`` fetches a zip from a local HTTP server (127.0.0.1) serving archives built from the
+``files.download`` fetches a zip from a local HTTP server (127.0.0.1) serving archives built from the
 real ``movies.csv``; the published sha256 decides what is kept. Whatever fails, nothing lands under the
 real name, and a later normal download succeeds and is verified.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from movrec_pipeline import datasets
-from movrec_pipeline.errors import SourceDataError
+from movrec_pipeline.core.errors import SourceDataError
+from movrec_pipeline.defs.sources import files
 from movrec_pipeline_tests.reliability.conftest import FIGURES, MOVIES_MEMBER, PROJECT_DIR, movies_spec
 
 
@@ -55,11 +55,11 @@ def read_only(path: Path) -> Iterator[None]:
 
 def test_download_is_verified_then_served_from_cache(archives, cache: Path) -> None:
     spec = movies_spec(archives.url("good.zip"))
-    got = datasets.download(spec, cache)
-    assert got == cache / MOVIES_MEMBER and datasets.sha256_of(got) == spec.sha256
+    got = files.download(spec, cache)
+    assert got == cache / MOVIES_MEMBER and files.sha256_of(got) == spec.sha256
     assert leftovers(cache) == [MOVIES_MEMBER]  # the temporary download folder is gone
     before = archives.requests
-    assert datasets.locate(spec, cache / "no-data-dir", cache) == got and archives.requests == before
+    assert files.locate(spec, cache / "no-data-dir", cache) == got and archives.requests == before
 
 
 def test_half_written_file_under_the_real_name_is_not_taken(archives, cache: Path) -> None:
@@ -69,44 +69,44 @@ def test_half_written_file_under_the_real_name_is_not_taken(archives, cache: Pat
     real = (Path(os.environ["MOVREC_DATA_DIR"]) / MOVIES_MEMBER).read_bytes()
     target.write_bytes(real[: len(real) // 2])  # what a crash mid-write without the atomic rename would leave
     before = archives.requests
-    got = datasets.locate(spec, cache / "no-data-dir", cache)
-    assert archives.requests == before + 1 and datasets.sha256_of(got) == spec.sha256
+    got = files.locate(spec, cache / "no-data-dir", cache)
+    assert archives.requests == before + 1 and files.sha256_of(got) == spec.sha256
     FIGURES.fault("half-written download under the real name", True)
 
 
 def test_wrong_checksum_is_rejected_and_the_good_copy_kept(archives, cache: Path) -> None:
     with pytest.raises(SourceDataError, match=r"has sha256 \w+…, expected 5a5f32dd9bb3…: the published file "
                                               "changed; put a trusted copy in MOVREC_DATA_DIR"):
-        datasets.download(movies_spec(archives.url("altered.zip")), cache)
+        files.download(movies_spec(archives.url("altered.zip")), cache)
     assert leftovers(cache) == []  # nothing under the real name, no temporary files
-    good = datasets.download(movies_spec(archives.url("good.zip")), cache)
+    good = files.download(movies_spec(archives.url("good.zip")), cache)
     with pytest.raises(SourceDataError, match="has sha256"):
-        datasets.download(movies_spec(archives.url("altered.zip")), cache)
-    assert datasets.sha256_of(good) == datasets.MOVIELENS["movies"].sha256  # the verified copy is untouched
+        files.download(movies_spec(archives.url("altered.zip")), cache)
+    assert files.sha256_of(good) == files.MOVIELENS["movies"].sha256  # the verified copy is untouched
     FIGURES.fault("wrong-checksum archive", True)
 
 
 def test_read_only_download_dir_fails_clearly_then_recovers(archives, cache: Path) -> None:
     spec = movies_spec(archives.url("good.zip"))
     with read_only(cache), pytest.raises(SourceDataError) as info:
-        datasets.download(spec, cache)
+        files.download(spec, cache)
     message = str(info.value)
     assert message.startswith(f"cannot download {MOVIES_MEMBER} into {cache} (PermissionError"), message
     assert "\n" not in message and leftovers(cache) == []
-    assert datasets.sha256_of(datasets.download(spec, cache)) == spec.sha256  # writable again: works
+    assert files.sha256_of(files.download(spec, cache)) == spec.sha256  # writable again: works
     FIGURES.fault("read-only download directory", True)
 
 
 DISK_FULL = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from movrec_pipeline import datasets
-    from movrec_pipeline.errors import SourceDataError
+    from movrec_pipeline.defs.sources import files
+    from movrec_pipeline.core.errors import SourceDataError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead of killing us
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
-    spec = datasets.DataFile(sys.argv[3], datasets.MOVIELENS["movies"].sha256, sys.argv[1], sys.argv[3])
+    spec = files.DataFile(sys.argv[3], files.MOVIELENS["movies"].sha256, sys.argv[1], sys.argv[3])
     try:
-        datasets.download(spec, Path(sys.argv[2]))
+        files.download(spec, Path(sys.argv[2]))
     except SourceDataError as exc:
         print(exc)
         sys.exit(3)
@@ -122,5 +122,5 @@ def test_disk_full_during_download_fails_clearly_then_recovers(archives, cache: 
     assert message.startswith(f"cannot download {MOVIES_MEMBER} into {cache} (OSError: [Errno 27] File too large")
     assert "free space" in message and "\n" not in message
     assert leftovers(cache) == []  # the partial archive went with its temporary folder
-    assert datasets.sha256_of(datasets.download(spec, cache)) == spec.sha256
+    assert files.sha256_of(files.download(spec, cache)) == spec.sha256
     FIGURES.fault("disk full during download (RLIMIT_FSIZE)", True)

@@ -1,6 +1,6 @@
 """Hostile and bad input, one row per case: sources, downloads, providers, configuration, CLI.
 
-Every case runs the real code path (an asset through ``materialize``, ``datasets.download`` against a
+Every case runs the real code path (an asset through ``materialize``, ``files.download`` against a
 local server, the CLI's ``main``) and returns what a person would read: the step's error, the quarantine
 reason stored for the bad row, or the command's message. The test checks that text against the row's
 expected message and that the earlier good data is intact (every table of the clean run unchanged,
@@ -21,10 +21,13 @@ import pandas as pd
 import psycopg
 import pytest
 
-from movrec_pipeline import cli, datasets, vector_index
-from movrec_pipeline.errors import DatabaseSetupError, MovrecError, SourceDataError
-from movrec_pipeline.loaders import dvdrental, tables
-from movrec_pipeline.resources import DataDirResource, PostgresResource, RecommenderSettings
+from movrec_pipeline.cli import main as cli
+from movrec_pipeline.core.errors import DatabaseSetupError, MovrecError, SourceDataError
+from movrec_pipeline.defs.indexes import build
+from movrec_pipeline.defs.resources import DataDirResource, PostgresResource, RecommenderSettings
+from movrec_pipeline.defs.sources import dvdrental_restore as dvdrental
+from movrec_pipeline.defs.sources import files
+from movrec_pipeline.warehouse import tables
 from movrec_pipeline_tests.conftest import data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import (
     FIGURES,
@@ -151,7 +154,8 @@ def case_one_megabyte_field(ctx: Ctx) -> str:
 def case_bom_crlf_ratings(ctx: Ctx) -> str:
     result = load(ctx, RATINGS, lambda b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n"))
     assert result.success, step_errors(result)
-    return f"ratings loaded: {one(ctx.url, 'SELECT count(*) FROM movielens.ratings')}"
+    loaded = one(ctx.url, "SELECT count(*) FROM movielens.ratings")
+    return f"ratings loaded: {loaded}"
 
 
 def case_unknown_movie(ctx: Ctx) -> str:
@@ -176,11 +180,11 @@ def case_zip_without_dump(ctx: Ctx) -> str:
                                {"data": DataDirResource(data_dir=str(folder), allow_download=False)}))
 
 
-# -- downloads (datasets.download against the local archive server) -----------------------------------------
+# -- downloads (files.download against the local archive server) -----------------------------------------
 def download_error(ctx: Ctx, name: str) -> str:
     cache = ctx.tmp / "cache"
     with pytest.raises(SourceDataError) as info:
-        datasets.download(movies_spec(ctx.archives.url(name)), cache)
+        files.download(movies_spec(ctx.archives.url(name)), cache)
     assert not [p for p in cache.rglob("*") if p.is_file()]  # nothing kept, under any name
     return str(info.value)
 
@@ -198,7 +202,7 @@ def case_download_not_http(ctx: Ctx) -> str:
 
 
 def case_download_zip_bomb(ctx: Ctx) -> str:
-    ctx.monkeypatch.setattr(datasets, "MAX_MEMBER_BYTES", 4 << 20)  # the bomb inflates to 8 MiB
+    ctx.monkeypatch.setattr(files, "MAX_MEMBER_BYTES", 4 << 20)  # the bomb inflates to 8 MiB
     return download_error(ctx, "bomb.zip")
 
 
@@ -208,7 +212,7 @@ def case_download_other_member(ctx: Ctx) -> str:
 
 def case_download_path_traversal(ctx: Ctx) -> str:
     cache = ctx.tmp / "cache"
-    got = datasets.download(movies_spec(ctx.archives.url("traversal.zip")), cache)
+    got = files.download(movies_spec(ctx.archives.url("traversal.zip")), cache)
     assert not Path("/tmp/movrec-evil").exists()
     return f"extracted to {got.relative_to(cache)} (sha256 verified)"
 
@@ -290,9 +294,9 @@ def case_model_name_injection(ctx: Ctx) -> str:
 
 def case_index_method_injection(ctx: Ctx) -> str:
     settings = RecommenderSettings(index_method="hnsw; DROP TABLE dvdrental.customer; --")
-    spec = vector_index.IndexSpec(method=settings.index_method)
+    spec = build.IndexSpec(method=settings.index_method)
     with psycopg.connect(ctx.url, autocommit=True) as conn, pytest.raises(MovrecError) as info:
-        vector_index.build_index(conn, "film", ctx.baseline.model_id, 64, spec)
+        build.build_index(conn, "film", ctx.baseline.model_id, 64, spec)
     return str(info.value)
 
 
@@ -318,7 +322,7 @@ def case_url_env_var_with_password(ctx: Ctx) -> str:
 
 
 def case_password_in_query_string(ctx: Ctx) -> str:
-    from movrec_pipeline.db import connection
+    from movrec_pipeline.warehouse import connection
 
     with pytest.raises(DatabaseSetupError) as info:
         connection.prepare_warehouse("postgresql:///movrec?host=127.0.0.1&port=1&password=pw-canary-q")
@@ -349,7 +353,8 @@ def case_sql_in_search_text(ctx: Ctx) -> str:
     code = cli.main(["search", "x'); DROP TABLE movielens.movies; --", "--json"])
     out, err = ctx.capsys.readouterr()
     assert code in (0, 2) and "Traceback" not in err + out
-    return f"exit {code}, movies still {one(ctx.url, 'SELECT count(*) FROM movielens.movies')}"
+    movies = one(ctx.url, "SELECT count(*) FROM movielens.movies")
+    return f"exit {code}, movies still {movies}"
 
 
 CASES = [

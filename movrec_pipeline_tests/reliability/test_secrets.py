@@ -15,9 +15,9 @@ import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
 
-from movrec_pipeline import cli
-from movrec_pipeline.db import connection, embedded
-from movrec_pipeline.resources import PostgresResource
+from movrec_pipeline.cli import main as cli
+from movrec_pipeline.defs.resources import PostgresResource
+from movrec_pipeline.warehouse import connection, embedded
 from movrec_pipeline_tests.conftest import FULL_RANGE, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import FIGURES, embedding_resource
 

@@ -1,7 +1,7 @@
 """The embedded PostgreSQL stopped under a running pipeline, then started again.
 
 A worker embeds the Netflix shows (slowed by provider latency); the test stops the server with
-``movrec_pipeline.db.embedded.stop_server`` mid-run. The run fails with a clear one-line error, nothing
+``movrec_pipeline.warehouse.embedded.stop_server`` mid-run. The run fails with a clear one-line error, nothing
 half-written remains, and the next run (a fresh worker, which starts the server on its own, as any
 ``movrec`` process does) completes with exactly the clean run's vectors.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from movrec_pipeline.db import embedded
+from movrec_pipeline.warehouse import embedded
 from movrec_pipeline_tests.conftest import FULL_RANGE
 from movrec_pipeline_tests.reliability.conftest import (
     FIGURES,

@@ -28,8 +28,10 @@ def chain(error) -> str:
 def run(spec: dict) -> dict:
     import dagster as dg
 
-    from movrec_pipeline.definitions import defs
-    from movrec_pipeline.resources import DataDirResource, EmbeddingResource, RecommenderSettings
+    from movrec_pipeline.definitions import loaded
+
+    defs = loaded()
+    from movrec_pipeline.defs.resources import DataDirResource, EmbeddingResource, RecommenderSettings
 
     resources = dict(defs.resources)
     if spec.get("embedding") is not None:

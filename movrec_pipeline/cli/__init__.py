@@ -1,0 +1,1 @@
+"""``movrec``: pipeline commands (materialize, dev, db) and query commands (recommend, similar, …)."""

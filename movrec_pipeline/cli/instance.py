@@ -1,0 +1,53 @@
+"""Process environment for Dagster: DAGSTER_HOME, the instance database and offline model paths."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from movrec_pipeline.core import paths
+from movrec_pipeline.defs.policies import POOL_LIMITS
+from movrec_pipeline.warehouse import connection
+
+
+def prepare_environment() -> dict[str, str]:
+    """Set the variables every Dagster process of the project needs; returns them.
+
+    DAGSTER_HOME is an absolute directory under ``$MOVREC_HOME`` (unless already set) holding a copy of
+    the project's ``dagster.yaml``; the instance storage is a separate database from the warehouse.
+    """
+    home = paths.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(paths.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "MOVREC_DAGSTER_PG_URL": sqlalchemy_psycopg2(connection.dagster_storage_url()),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "TRANSFORMERS_VERBOSITY": "error",  # no model-loading chatter or progress bars in runs
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TQDM_DISABLE": "1",
+    }
+    os.environ.update(env)
+    return env
+
+
+def sqlalchemy_psycopg2(url: str) -> str:
+    """dagster-postgres goes through SQLAlchemy, whose 2.1 default driver (psycopg 3) breaks its
+    ``NOTIFY`` statements: name the psycopg2 driver (a dependency of dagster-postgres) explicitly."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
+
+
+def apply_pool_limits() -> None:
+    """Pool limits live in the instance; set ours (idempotent)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        for pool, limit in POOL_LIMITS.items():
+            instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -1,0 +1,98 @@
+"""``movrec``: run the pipeline, open the UI, manage the embedded database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from movrec_pipeline.core import paths
+from movrec_pipeline.core.errors import MovrecError
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    from movrec_pipeline.cli import instance, materialize
+
+    if args.item_limit:
+        os.environ["MOVREC_ITEM_LIMIT"] = str(args.item_limit)
+    instance.prepare_environment()
+    instance.apply_pool_limits()
+    return 0 if materialize.materialize_all(verbose=args.verbose) else 1
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print the variables Dagster's own tools (dg, dagster) need for this project, as shell exports."""
+    import shlex
+
+    from movrec_pipeline.cli import instance
+
+    for name, value in instance.prepare_environment().items():
+        print(f"export {name}={shlex.quote(value)}")
+    instance.apply_pool_limits()
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from movrec_pipeline.cli import instance
+
+    instance.prepare_environment()
+    instance.apply_pool_limits()
+    argv = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port),
+            "-w", str(paths.PROJECT_DIR / "workspace.yaml")]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return subprocess.call(argv)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from movrec_pipeline.warehouse import connection, embedded
+
+    if args.action == "stop":
+        print("stopped" if embedded.stop_server() else "not running")
+        return 0
+    url = connection.warehouse_url()
+    if args.action == "start":
+        print(f"running; pgvector {connection.prepare_warehouse(url)}")
+    elif args.action == "url":
+        print(connection.redact(url))
+    elif args.action == "psql":
+        psql = str(embedded.bin_dir() / "psql") if not os.environ.get("DATABASE_URL") else "psql"
+        return subprocess.call([psql, url])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movrec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("materialize", help="materialize the whole asset graph headless")
+    p.add_argument("--item-limit", type=int, default=0, help="embed only the first N items of each source")
+    p.add_argument("--verbose", action="store_true", help="Dagster's full event log instead of the progress view")
+    p.set_defaults(func=cmd_materialize)
+    p = sub.add_parser("env", help="shell exports for dg / dagster: eval \"$(movrec env)\"; dg list defs")
+    p.set_defaults(func=cmd_env)
+    p = sub.add_parser("dev", help="Dagster webserver + daemon on 127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
+    p = sub.add_parser("db", help="the embedded PostgreSQL")
+    p.add_argument("action", choices=["start", "stop", "url", "psql"])
+    p.set_defaults(func=cmd_db)
+    from movrec_pipeline.cli.query_commands import add_query_commands
+
+    add_query_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MovrecError as exc:
+        print(f"movrec: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stage 2: item vectors (text embeddings in hash-bucket partitions, collaborative SVD vectors) and their checks."""

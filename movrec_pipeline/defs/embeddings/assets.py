@@ -1,0 +1,88 @@
+"""Text-embedding assets: one per item kind, partitioned by hash bucket; only new or changed texts are embedded."""
+
+import dagster as dg
+
+from movrec_pipeline.defs.embeddings import sync, texts
+from movrec_pipeline.defs.embeddings.partitions import BACKFILL_POLICY, BUCKETS, N_BUCKETS, bucket_index
+from movrec_pipeline.defs.embeddings.registry import active_model
+from movrec_pipeline.defs.failures import permanent_errors
+from movrec_pipeline.defs.policies import EMBED_RETRY, EMBEDDING_API_POOL, OWNERS
+from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource
+from movrec_pipeline.embedders.base import truncate_text
+
+GROUP = "embeddings"
+TEXT_KINDS = {  # asset name -> (item kind, upstream source asset, what it embeds)
+    "film_embeddings": ("film", "dvdrental", "dvdrental films"),
+    "netflix_embeddings": ("netflix", "netflix_titles", "Netflix shows"),
+    "movielens_movie_embeddings": ("movielens", "movielens_movies", "MovieLens movies"),
+}
+EMBEDDING_COLUMNS = dg.TableSchema(columns=[
+    dg.TableColumn("item_kind", "text"), dg.TableColumn("model_id", "integer"),
+    dg.TableColumn("item_key", "text"), dg.TableColumn("bucket", "smallint"),
+    dg.TableColumn("text_hash", "text", description="sha256 of the exact text embedded"),
+    dg.TableColumn("truncated", "boolean"), dg.TableColumn("embedding", "vector"),
+    dg.TableColumn("embedded_at", "timestamptz")])
+
+
+def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, postgres: PostgresResource,
+                                 embedding: EmbeddingResource) -> dg.MaterializeResult:
+    buckets = sorted(bucket_index(k) for k in context.partition_keys)
+    embedder = embedding.get_embedder()
+    model_id, _ = active_model(postgres, embedding)
+    with permanent_errors():
+        before = embedder.stats.snapshot()
+        with postgres.connect(autocommit=True) as conn:
+            report = sync.sync_buckets(
+                conn, embedder, kind=kind, model_id=model_id, template=texts.DEFAULT_TEMPLATES[kind],
+                n_buckets=N_BUCKETS, buckets=buckets, batch_size=embedding.write_batch_size,
+                limit=embedding.item_limit or None,
+                truncate=lambda t: truncate_text(t, embedding.max_input_chars), log=context.log.info,
+            )
+        after = embedder.stats.snapshot()
+    metadata = {
+        "dagster/row_count": report.items - report.skipped_empty,
+        "buckets": len(buckets),
+        "items": report.items,
+        "embedded": report.embedded,
+        "skipped_unchanged": report.skipped_unchanged,
+        "skipped_empty": report.skipped_empty,
+        "failed": report.failed,
+        "deleted": report.deleted,
+        "truncated": report.truncated,
+        "texts_per_second": round(report.texts_per_second, 1),
+        "provider_requests": after.requests - before.requests,
+        "provider_retries": after.retries - before.retries,
+        "provider": embedder.provider,
+        "model": embedder.model,
+        "dimensions": embedder.dimensions,
+        "model_id": model_id,
+    }
+    if after.tokens is not None:
+        metadata["tokens"] = after.tokens - (before.tokens or 0)
+    if report.empty_keys:
+        metadata["empty_text_keys"] = ", ".join(report.empty_keys)
+    context.log.info("%s: %s", kind, {k: v for k, v in metadata.items() if isinstance(v, int | float)})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _text_embedding_asset(name: str) -> dg.AssetsDefinition:
+    kind, upstream, source = TEXT_KINDS[name]
+
+    @dg.asset(
+        name=name, deps=[upstream], group_name=GROUP, partitions_def=BUCKETS, backfill_policy=BACKFILL_POLICY,
+        kinds={"pgvector", "openai", "pytorch"}, owners=OWNERS, code_version="1", pool=EMBEDDING_API_POOL,
+        retry_policy=EMBED_RETRY,
+        description=f"Text embeddings of {source} in `movrec.item_embeddings` (item_kind='{kind}'), one "
+        "partition per hash bucket of the item key; only new or changed texts are sent to the provider.",
+        metadata={"dagster/column_schema": EMBEDDING_COLUMNS},
+    )
+    def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource,
+               embedding: EmbeddingResource) -> dg.MaterializeResult:
+        return _materialize_text_embeddings(context, kind, postgres, embedding)
+
+    return _asset
+
+
+film_embeddings = _text_embedding_asset("film_embeddings")
+netflix_embeddings = _text_embedding_asset("netflix_embeddings")
+movielens_movie_embeddings = _text_embedding_asset("movielens_movie_embeddings")

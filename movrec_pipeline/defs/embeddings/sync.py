@@ -1,0 +1,140 @@
+"""Incremental embedding of one item kind: plan (what changed), embed in batches, write atomically.
+
+No Dagster here: the assets call :func:`sync_buckets` and turn its :class:`SyncReport` into metadata.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+
+from movrec_pipeline.defs.embeddings import texts
+from movrec_pipeline.embedders.base import Embedder, validate_vectors
+from movrec_pipeline.warehouse import sqlfiles
+
+ITEM_QUERIES = {kind: f"embeddings/items_{kind}" for kind in ("film", "netflix", "movielens")}
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    bucket: int
+    text: str
+    hash: str
+
+
+@dataclass
+class SyncReport:
+    """Counts for one run over some buckets of one item kind."""
+
+    items: int = 0
+    embedded: int = 0
+    skipped_unchanged: int = 0
+    skipped_empty: int = 0
+    failed: int = 0
+    deleted: int = 0
+    truncated: int = 0
+    seconds_embedding: float = 0.0
+    empty_keys: list[str] = field(default_factory=list)
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.embedded / self.seconds_embedding if self.seconds_embedding > 0 else 0.0
+
+
+def load_items(conn: psycopg.Connection, kind: str, template: str, n_buckets: int,
+               buckets: Iterable[int], limit: int | None = None) -> tuple[list[Item], list[str]]:
+    """Rendered texts of the items of ``kind`` that fall in ``buckets``; also the keys with empty text."""
+    wanted = set(buckets)
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(sqlfiles.load(ITEM_QUERIES[kind]))
+        rows = cur.fetchall()
+    if limit is not None:
+        rows = rows[:limit]
+    items, empty = [], []
+    for row in rows:
+        key = row["item_key"]
+        bucket = texts.bucket_of(key, n_buckets)
+        if bucket not in wanted:
+            continue
+        text = texts.render(template, row)
+        if not text.strip():
+            empty.append(key)
+            continue
+        items.append(Item(key, bucket, text, texts.text_hash(text)))
+    return items, empty
+
+
+def stored_hashes(conn: psycopg.Connection, kind: str, model_id: int, buckets: Sequence[int]) -> dict[str, str]:
+    rows = conn.execute(sqlfiles.load("embeddings/stored_hashes"),
+                        {"kind": kind, "model_id": model_id, "buckets": list(buckets)}).fetchall()
+    return dict(rows)
+
+
+def write_batch(conn: psycopg.Connection, kind: str, model_id: int, batch: Sequence[Item],
+                vectors: np.ndarray, truncated: Sequence[bool]) -> None:
+    """Binary COPY into a staging table, then one upsert — both in one transaction."""
+    with conn.transaction():
+        conn.execute(sqlfiles.load("embeddings/stage"))
+        with conn.cursor() as cur:
+            with cur.copy(sqlfiles.load("embeddings/stage_copy")) as copy:
+                copy.set_types(["text", "int2", "text", "bool", "vector"])
+                for item, vec, cut in zip(batch, vectors, truncated, strict=True):
+                    copy.write_row((item.key, item.bucket, item.hash, cut, vec))
+            cur.execute(sqlfiles.load("embeddings/upsert"), {"kind": kind, "model_id": model_id})
+
+
+def delete_missing(conn: psycopg.Connection, kind: str, model_id: int, buckets: Sequence[int],
+                   present: set[str]) -> int:
+    """Remove vectors of items that left the source (within ``buckets``)."""
+    stale = [k for k in stored_hashes(conn, kind, model_id, buckets) if k not in present]
+    if stale:
+        with conn.transaction():
+            conn.execute(sqlfiles.load("embeddings/delete_items"),
+                         {"kind": kind, "model_id": model_id, "keys": stale})
+    return len(stale)
+
+
+def sync_buckets(conn: psycopg.Connection, embedder: Embedder, *, kind: str, model_id: int, template: str,
+                 n_buckets: int, buckets: Sequence[int], batch_size: int = 256, limit: int | None = None,
+                 truncate: Callable[[str], tuple[str, bool]] | None = None,
+                 log: Callable[[str], None] = lambda _m: None) -> SyncReport:
+    """Embed the items of ``buckets`` whose text is new or changed; an unchanged bucket costs no call.
+
+    ``conn`` must be in autocommit mode so that every batch is its own committed transaction.
+    """
+    if not conn.autocommit:
+        raise ValueError("sync_buckets needs an autocommit connection (each batch commits on its own)")
+    items, empty = load_items(conn, kind, template, n_buckets, buckets, limit)
+    have = stored_hashes(conn, kind, model_id, buckets)
+    todo = [it for it in items if have.get(it.key) != it.hash]
+    report = SyncReport(items=len(items) + len(empty), skipped_unchanged=len(items) - len(todo),
+                        skipped_empty=len(empty), empty_keys=empty[:20])
+    if limit is None:  # a slice (limit) must not delete the vectors of the items beyond it
+        report.deleted = delete_missing(conn, kind, model_id, buckets, {it.key for it in items})
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        prepared = [truncate(it.text) if truncate else (it.text, False) for it in batch]
+        t0 = time.perf_counter()
+        vectors = np.asarray(embedder.embed([t for t, _ in prepared]), dtype=np.float32)
+        report.seconds_embedding += time.perf_counter() - t0
+        validate_vectors(vectors, [it.key for it in batch], embedder.dimensions)
+        write_batch(conn, kind, model_id, batch, vectors, [cut for _, cut in prepared])
+        report.embedded += len(batch)
+        report.truncated += sum(cut for _, cut in prepared)
+        log(f"{kind}: embedded {report.embedded}/{len(todo)}")
+    return report
+
+
+def replace_all_vectors(conn: psycopg.Connection, kind: str, model_id: int, keys: Sequence[str],
+                        vectors: np.ndarray, source_hash: str, n_buckets: int) -> int:
+    """Replace every vector of (kind, model) with ``vectors`` in one transaction (derived models, e.g. SVD)."""
+    items = [Item(k, texts.bucket_of(k, n_buckets), "", source_hash) for k in keys]
+    with conn.transaction():
+        conn.execute(sqlfiles.load("embeddings/delete_model"), {"kind": kind, "model_id": model_id})
+        write_batch(conn, kind, model_id, items, vectors, [False] * len(items))
+    return len(items)

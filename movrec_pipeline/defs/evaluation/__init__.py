@@ -1,0 +1,1 @@
+"""Stage 5: the offline evaluation of the recommendations against baselines."""

@@ -1,0 +1,132 @@
+"""Source assets: the dvdrental restore, the Netflix titles and MovieLens, each loaded atomically."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from movrec_pipeline.core import paths
+from movrec_pipeline.defs.failures import permanent_errors
+from movrec_pipeline.defs.metadata import column_schema, preview
+from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, OWNERS
+from movrec_pipeline.defs.resources import DataDirResource, PostgresResource
+from movrec_pipeline.defs.sources import dvdrental_restore as dvd
+from movrec_pipeline.defs.sources import files
+from movrec_pipeline.defs.sources import movielens_csv as ml_clean
+from movrec_pipeline.defs.sources import netflix_csv as nf_clean
+from movrec_pipeline.warehouse import sqlfiles
+from movrec_pipeline.warehouse.tables import replace_quarantine, replace_rows
+
+GROUP = "sources"
+
+
+def _locate(data: DataDirResource, spec: files.DataFile, *alternatives: str):
+    return files.locate(spec, data.path(), paths.download_cache_dir(),
+                        allow_download=data.allow_download, alternatives=alternatives)
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"postgres"}, owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY,
+    description="The dvdrental sample database restored with pg_restore into schema `dvdrental` "
+    "(restored aside, then swapped in one transaction).",
+)
+def dvdrental(context: dg.AssetExecutionContext, postgres: PostgresResource,
+              data: DataDirResource) -> dg.MaterializeResult:
+    with permanent_errors():
+        archive = _locate(data, files.DVDRENTAL, "dvdrental.zip")
+        counts = dvd.restore(archive, postgres.url(), postgres.pg_bin("pg_restore"), postgres.pg_bin("pg_dump"))
+    context.log.info("restored %s: %s", archive.name, counts)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["film"],
+        **{f"{table}_rows": n for table, n in counts.items()},
+        "archive": archive.name,
+        "archive_sha256": files.sha256_of(archive),
+        "dagster/column_schema": column_schema([("film_id", "integer"), ("title", "text"),
+                                                ("description", "text"), ("release_year", "integer"),
+                                                ("rating", "mpaa_rating")]),
+    })
+
+
+NETFLIX_COLUMNS = [
+    ("show_id", "text"), ("show_type", "text"), ("title", "text"), ("director", "text"),
+    ("cast_members", "text[]"), ("countries", "text[]"), ("date_added", "date"), ("release_year", "integer"),
+    ("rating", "text"), ("duration_minutes", "integer"), ("seasons", "integer"), ("listed_in", "text[]"),
+    ("description", "text"),
+]
+
+
+@dg.asset(
+    group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="1", retry_policy=DB_RETRY,
+    description="Netflix titles (Kaggle shivamb/netflix-shows) as the typed table `netflix.shows`; "
+    "rows that cannot be repaired go to `movrec.quarantine` with the reason.",
+)
+def netflix_titles(context: dg.AssetExecutionContext, postgres: PostgresResource,
+                   data: DataDirResource) -> dg.MaterializeResult:
+    with permanent_errors():
+        path = _locate(data, files.NETFLIX)
+        parsed = nf_clean.parse_netflix_csv(path)
+    with postgres.connect() as conn, conn.transaction():
+        rows = replace_rows(conn, "netflix", "shows", parsed.shows, [c for c, _ in NETFLIX_COLUMNS])
+        quarantined = replace_quarantine(conn, "netflix_titles", parsed.quarantine)
+    context.log.info("netflix: %d shows, %d quarantined", rows, quarantined)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "quarantined": quarantined,
+        "header_rows_dropped": parsed.header_rows_dropped,
+        "source_sha256": files.sha256_of(path),
+        "dagster/column_schema": column_schema(NETFLIX_COLUMNS),
+        "preview": preview(
+            parsed.shows[["show_id", "show_type", "title", "release_year", "date_added", "listed_in"]]),
+        "quarantine_preview": preview(parsed.quarantine),
+    })
+
+
+MOVIELENS_TABLES = {
+    "movielens_movies": ("movies", [("movie_id", "integer"), ("title", "text"), ("clean_title", "text"),
+                                    ("year", "integer"), ("genres", "text[]")]),
+    "movielens_ratings": ("ratings", [("user_id", "integer"), ("movie_id", "integer"),
+                                      ("rating", "numeric(2,1)"), ("rated_at", "timestamptz")]),
+    "movielens_links": ("links", [("movie_id", "integer"), ("imdb_id", "integer"), ("tmdb_id", "integer")]),
+    "movielens_tags": ("tags", [("user_id", "integer"), ("movie_id", "integer"), ("tag", "text"),
+                                ("tagged_at", "timestamptz")]),
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="1",
+                     description=f"MovieLens ml-latest-small `{table}` in `movielens.{table}` (bulk COPY; "
+                     "bad rows quarantined).",
+                     metadata={"dagster/column_schema": column_schema(cols)})
+        for key, (table, cols) in MOVIELENS_TABLES.items()
+    ],
+    name="movielens", retry_policy=DB_RETRY, can_subset=False,
+)
+def movielens(context: dg.AssetExecutionContext, postgres: PostgresResource,
+              data: DataDirResource) -> Iterator[dg.MaterializeResult]:
+    with permanent_errors():
+        paths = {name: _locate(data, spec) for name, spec in files.MOVIELENS.items()}
+        movies = ml_clean.parse_movies(paths["movies"])
+        known = set(movies.rows["movie_id"].astype(int))
+        parsed = {
+            "movies": movies,
+            "links": ml_clean.parse_links(paths["links"], known),
+            "ratings": ml_clean.parse_ratings(paths["ratings"], known),
+            "tags": ml_clean.parse_tags(paths["tags"], known),
+        }
+    counts: dict[str, tuple[int, int]] = {}
+    with postgres.connect() as conn, conn.transaction():
+        for table in ("tags", "ratings", "links"):  # children first, then the parent, then reload
+            conn.execute(sqlfiles.composed("sources/empty_table", table=("movielens", table)))
+        for key, (table, cols) in MOVIELENS_TABLES.items():
+            rows = replace_rows(conn, "movielens", table, parsed[table].rows, [c for c, _ in cols])
+            counts[key] = (rows, replace_quarantine(conn, key, parsed[table].quarantine))
+    for key, (table, _) in MOVIELENS_TABLES.items():
+        rows, quarantined = counts[key]
+        context.log.info("%s: %d rows, %d quarantined", key, rows, quarantined)
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": rows,
+            "quarantined": quarantined,
+            "source_sha256": files.sha256_of(paths[table]),
+            "preview": preview(parsed[table].rows),
+            "quarantine_preview": preview(parsed[table].quarantine),
+        })

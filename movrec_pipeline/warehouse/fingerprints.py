@@ -1,0 +1,40 @@
+"""Input fingerprints: skip rebuilding a derived table when nothing it is built from has changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import psycopg
+
+from movrec_pipeline.warehouse import sqlfiles
+
+
+def vectors(conn: psycopg.Connection, kind: str, model_id: int) -> str:
+    row = conn.execute(sqlfiles.load("warehouse/fingerprint_vectors"), {"kind": kind, "model_id": model_id})
+    return row.fetchone()[0]
+
+
+def ratings(conn: psycopg.Connection) -> str:
+    return conn.execute(sqlfiles.load("warehouse/fingerprint_ratings")).fetchone()[0]
+
+
+def rentals(conn: psycopg.Connection) -> str:
+    return conn.execute(sqlfiles.load("warehouse/fingerprint_rentals")).fetchone()[0]
+
+
+def combine(*parts: object) -> str:
+    """One fingerprint from input fingerprints and settings (anything JSON-serialisable)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_current(conn: psycopg.Connection, asset: str, fingerprint: str) -> bool:
+    row = conn.execute("SELECT fingerprint FROM movrec.asset_state WHERE asset = %s", (asset,)).fetchone()
+    return row is not None and row[0] == fingerprint
+
+
+def record(conn: psycopg.Connection, asset: str, fingerprint: str) -> None:
+    """Remember the inputs of a successful build (call inside the build's transaction)."""
+    conn.execute("INSERT INTO movrec.asset_state (asset, fingerprint, updated_at) VALUES (%s, %s, now()) "
+                 "ON CONFLICT (asset) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, updated_at = now()",
+                 (asset, fingerprint))

@@ -1,0 +1,488 @@
+"""End to end: `movrec dev` (real webserver + daemon + embedded PostgreSQL), the daily refresh launched
+through GraphQL, its materializations and checks read back through GraphQL, and the UI in a real browser.
+
+Needs Chromium at /usr/bin/chromium (Debian package `chromium`; CI's .ci/run installs it) and the
+`playwright` Python package (never `playwright install`: the system browser is used). Screenshots, the
+page texts, the `dagster dev` log and the timings go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
+
+pytestmark = pytest.mark.slow
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+LOCATION = "movrec_pipeline"
+REPOSITORY = "__repository__"
+JOB = "daily_refresh"
+DAILY_TAGS = {"dagster/asset_partition_range_start": "b00", "dagster/asset_partition_range_end": "b31"}
+FAKE_MODEL = "fake-embed-e2e"
+ITEM_LIMIT = 150
+LOAD_TIMEOUT_S = 240
+RUN_TIMEOUT_S = 8 * 60
+NO_CHANGE_GOAL_S = 60
+UI_TIMEOUT_MS = 90_000
+GROUPS = ("embeddings", "indexes", "recommendations", "sources")
+
+EXPECTED_ASSETS = {
+    "dvdrental", "netflix_titles", "movielens_movies", "movielens_ratings", "movielens_links", "movielens_tags",
+    "film_embeddings", "netflix_embeddings", "movielens_movie_embeddings", "movielens_collaborative_vectors",
+    "film_vector_index", "netflix_vector_index", "movielens_vector_index", "customer_profiles",
+    "customer_netflix_recommendations", "movielens_user_recommendations", "movielens_similar_movies",
+    "recommendation_quality",
+}
+EXPECTED_CHECKS = {
+    "dvdrental_films_valid", "dvdrental_rentals_valid", "netflix_titles_valid", "movielens_movies_valid",
+    "movielens_ratings_valid", "movielens_links_valid", "movielens_tags_valid", "film_vectors_complete",
+    "netflix_vectors_complete", "movielens_vectors_complete", "film_index_recall", "netflix_index_recall",
+    "movielens_index_recall", "ndcg_above_floor",
+}
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on Error { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+RUN = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status startTime endTime tags { key value } }
+    ... on PythonError { message }
+  }
+}"""
+RUN_EVENTS = """
+query RunEvents($runId: ID!, $after: String) {
+  logsForRun(runId: $runId, afterCursor: $after, limit: 5000) {
+    __typename
+    ... on EventConnection {
+      cursor hasMore
+      events {
+        __typename
+        ... on MessageEvent { message }
+        ... on StepEvent { stepKey }
+        ... on ExecutionStepFailureEvent { error { message } }
+        ... on MaterializationEvent { assetKey { path } partition }
+        ... on AssetCheckEvaluationEvent { evaluation { checkName success assetKey { path }
+          metadataEntries { label ... on FloatMetadataEntry { floatValue } ... on IntMetadataEntry { intRepr }
+            ... on BoolMetadataEntry { boolValue } ... on TextMetadataEntry { text } } } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}"""
+LATEST_METADATA = """
+{
+  assetNodes(loadMaterializations: true) {
+    assetKey { path }
+    assetMaterializations(limit: 1) {
+      runId
+      metadataEntries { label ... on BoolMetadataEntry { boolValue } ... on IntMetadataEntry { intRepr } }
+    }
+  }
+}"""
+STEP_STATS = """
+query Steps($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { stepStats { stepKey status startTime endTime } } }
+}"""
+WORKSPACE = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+AUTOMATION = """
+query Automation($schedule: ScheduleSelector!, $sensor: SensorSelector!) {
+  scheduleOrError(scheduleSelector: $schedule) {
+    __typename ... on Schedule { name pipelineName cronSchedule scheduleState { status } }
+  }
+  sensorOrError(sensorSelector: $sensor) {
+    __typename ... on Sensor { name sensorType sensorState { status } }
+  }
+}"""
+ASSETS = """
+{
+  assetNodes(loadMaterializations: true) {
+    assetKey { path }
+    isPartitioned
+    partitionStats { numMaterialized numPartitions }
+    assetMaterializations(limit: 1) { runId timestamp partition }
+    assetChecksOrError {
+      __typename
+      ... on AssetChecks { checks { name blocking
+        executionForLatestMaterialization { status runId evaluation { success } } } }
+    }
+  }
+}"""
+
+
+class GraphQLError(RuntimeError):
+    pass
+
+
+@dataclass
+class DevServer:
+    """A running `movrec dev` with its private MOVREC_HOME, fake provider and log file."""
+
+    port: int
+    home: Path
+    fake: FakeOpenAIServer
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def gql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        req = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                payload = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # the webserver's error text says what broke
+            raise GraphQLError(f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:3000]}") from None
+        if payload.get("errors"):
+            raise GraphQLError(json.dumps(payload["errors"])[:2000])
+        return payload["data"]
+
+    def alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"movrec dev exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+    # -- readiness -----------------------------------------------------------------------------------
+    def wait_loaded(self, timeout: float = LOAD_TIMEOUT_S) -> float:
+        """Wait for /server_info, then for the code location to be LOADED; returns seconds waited."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            self.alive()
+            try:
+                with urllib.request.urlopen(f"{self.url}/server_info", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"webserver did not answer in {timeout} s:\n{self.log_tail()}")
+            time.sleep(1)
+        while True:
+            self.alive()
+            entries = self.gql(WORKSPACE)["workspaceOrError"].get("locationEntries", [])
+            entry = next((e for e in entries if e["name"] == LOCATION), None)
+            if entry and entry["loadStatus"] == "LOADED":
+                loaded = entry["locationOrLoadError"] or {}
+                assert loaded.get("__typename") == "RepositoryLocation", f"code location failed to load: {loaded}"
+                return time.monotonic() - started
+            if time.monotonic() > deadline:
+                raise AssertionError(f"code location not loaded in {timeout} s ({entries}):\n{self.log_tail()}")
+            time.sleep(1)
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def launch(self, job: str, tags: dict[str, str]) -> str:
+        params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job},
+                  "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
+        result = self.gql(LAUNCH, {"params": params})["launchPipelineExecution"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return result["run"]["runId"]
+
+    def wait_run(self, run_id: str, timeout: float = RUN_TIMEOUT_S) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.alive()
+            run = self.gql(RUN, {"runId": run_id})["runOrError"]
+            assert run["__typename"] == "Run", run
+            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s:\n"
+                                     + "\n".join(self.failures(run_id)) + "\n" + self.log_tail())
+            time.sleep(1)
+
+    def step_summary(self, run_id: str, top: int = 8) -> str:
+        """Steps' own time (STEP_START to end, without process start-up) and the slowest steps."""
+        steps = self.gql(STEP_STATS, {"runId": run_id})["runOrError"]["stepStats"]
+        spans = sorted(((s["endTime"] or 0) - (s["startTime"] or 0), s["stepKey"]) for s in steps)[::-1]
+        slowest = ", ".join(f"{key} {sec:.1f}" for sec, key in spans[:top])
+        return f"    {len(steps)} steps, {sum(sec for sec, _ in spans):.1f} s in steps; slowest: {slowest}"
+
+    def events(self, run_id: str) -> list[dict]:
+        events, cursor = [], None
+        while True:
+            conn = self.gql(RUN_EVENTS, {"runId": run_id, "after": cursor})["logsForRun"]
+            assert conn["__typename"] == "EventConnection", conn
+            events += conn["events"]
+            cursor = conn["cursor"]
+            if not conn["hasMore"]:
+                return events
+
+    def failures(self, run_id: str) -> list[str]:
+        out = []
+        for ev in self.events(run_id):
+            if ev["__typename"] == "ExecutionStepFailureEvent":
+                out.append(f"step {ev['stepKey']} failed: {(ev.get('error') or {}).get('message', '').strip()}")
+            elif ev["__typename"] == "AssetCheckEvaluationEvent" and not ev["evaluation"]["success"]:
+                meta = {e["label"]: next((v for k, v in e.items() if k != "label"), None)
+                        for e in ev["evaluation"]["metadataEntries"]}
+                out.append(f"check {ev['evaluation']['checkName']} failed: {meta}")
+            elif ev["__typename"] in ("RunFailureEvent", "EngineEvent") and "fail" in (ev.get("message") or "").lower():
+                out.append(f"{ev['__typename']}: {ev['message'][:300]}")
+        return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _group_pids(pgid: int) -> list[int]:
+    """Live processes (not zombies) of a process group."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 20) -> None:
+    """SIGTERM the whole group of `dagster dev` (it may ignore it), then SIGKILL whatever is left."""
+    pgid = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and (proc.poll() is None or _group_pids(pgid)):
+        time.sleep(0.5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _group_pids(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def dev_server() -> Iterator[DevServer]:
+    """`movrec dev` on a free port with a fresh MOVREC_HOME (own Dagster home and embedded PostgreSQL)."""
+    from movrec_pipeline.warehouse import embedded
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="movrec-e2e-"))
+    home.chmod(0o755)  # the embedded server runs as another OS user
+    fake = FakeOpenAIServer(dim=64)
+    proc = None
+    log = ARTIFACTS / "e2e_dagster_dev.log"
+    try:
+        fake.start()
+        port = free_port()
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DAGSTER_HOME", "MOVREC_DAGSTER_PG_URL", "DATABASE_URL")}
+        env.update({
+            "MOVREC_HOME": str(home),
+            "MOVREC_DATA_DIR": os.environ["MOVREC_DATA_DIR"],
+            "MOVREC_ITEM_LIMIT": str(ITEM_LIMIT),
+            "OPENAI_API_KEY": "sk-test-e2e-0123456789",
+            "MOVREC_EMBEDDING_PROVIDER": "openai",
+            "MOVREC_EMBEDDING_MODEL": FAKE_MODEL,
+            "MOVREC_EMBEDDING_DIMENSIONS": "64",
+            "MOVREC_EMBEDDING_BASE_URL": fake.base_url,
+            "PYTHONUNBUFFERED": "1",
+        })
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "movrec_pipeline.cli", "dev", "--port", str(port)],
+                                    cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        yield DevServer(port=port, home=home, fake=fake, proc=proc, log=log)
+    finally:
+        if proc is not None:
+            stop_process_group(proc)
+        with contextlib.suppress(Exception):
+            embedded.stop_server(home / "pgdata")
+        fake.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def write_timings(lines: list[str]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "e2e_timings.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServer) -> None:
+    timings = [f"e2e {time.strftime('%Y-%m-%d %H:%M:%S')}, MOVREC_ITEM_LIMIT={ITEM_LIMIT}"]
+    loaded_s = dev_server.wait_loaded()
+    timings.append(f"code location loaded after {loaded_s:.1f} s")
+
+    # The daily schedule and the automation sensor are defined and RUNNING by default.
+    sel = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+    auto = dev_server.gql(AUTOMATION, {"schedule": {**sel, "scheduleName": "daily_refresh_schedule"},
+                                       "sensor": {**sel, "sensorName": "movrec_automation"}})
+    schedule, sensor = auto["scheduleOrError"], auto["sensorOrError"]
+    assert schedule["__typename"] == "Schedule", schedule
+    assert schedule["pipelineName"] == JOB and schedule["scheduleState"]["status"] == "RUNNING", schedule
+    assert sensor["__typename"] == "Sensor", sensor
+    assert sensor["sensorState"]["status"] == "RUNNING", sensor
+
+    # 1. The full refresh, exactly as the schedule requests it.
+    started = time.monotonic()
+    run_id = dev_server.launch(JOB, {**DAILY_TAGS, "movrec/trigger": "e2e"})
+    run = dev_server.wait_run(run_id)
+    first_s = time.monotonic() - started
+    assert run["status"] == "SUCCESS", "\n".join(dev_server.failures(run_id)) + "\n" + dev_server.log_tail()
+    timings.append(f"first daily_refresh: {first_s:.1f} s wall (Dagster {run['endTime'] - run['startTime']:.1f} s), "
+                   f"{dev_server.fake.stats['requests']} provider requests")
+    timings.append(dev_server.step_summary(run_id))
+
+    # Every asset materialized, every check passed — read back through GraphQL.
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in dev_server.gql(ASSETS)["assetNodes"]}
+    assert set(nodes) == EXPECTED_ASSETS
+    for name, node in nodes.items():
+        assert node["assetMaterializations"], f"{name} has no materialization"
+        assert node["assetMaterializations"][0]["runId"] == run_id, name
+        if node["isPartitioned"]:
+            assert node["partitionStats"] == {"numMaterialized": 32, "numPartitions": 32}, (name, node)
+    checks = {c["name"]: c for n in nodes.values()
+              for c in (n["assetChecksOrError"].get("checks") or [])}
+    assert set(checks) == EXPECTED_CHECKS
+    run_checks = {e["evaluation"]["checkName"]: e["evaluation"]["success"] for e in dev_server.events(run_id)
+                  if e["__typename"] == "AssetCheckEvaluationEvent"}
+    assert run_checks == dict.fromkeys(EXPECTED_CHECKS, True)
+    for name, check in checks.items():
+        execution = check["executionForLatestMaterialization"]
+        assert execution and execution["status"] == "SUCCEEDED" and execution["runId"] == run_id, (name, execution)
+
+    # 2. The same refresh again with nothing changed: no provider call, nothing rebuilt.
+    dev_server.fake.reset_stats()
+    started = time.monotonic()
+    second_id = dev_server.launch(JOB, {**DAILY_TAGS, "movrec/trigger": "e2e-no-change"})
+    second = dev_server.wait_run(second_id)
+    second_s = time.monotonic() - started
+    assert second["status"] == "SUCCESS", "\n".join(dev_server.failures(second_id))
+    requests = dev_server.fake.stats["requests"]
+    dagster_s = second["endTime"] - second["startTime"]
+    timings.append(f"no-change daily_refresh: {second_s:.1f} s wall (Dagster {dagster_s:.1f} s), {requests} provider "
+                   f"requests (goal < {NO_CHANGE_GOAL_S} s, 0 requests)")
+    timings.append(dev_server.step_summary(second_id))
+    write_timings(timings)
+    assert requests == 0
+    latest = {}
+    for node in dev_server.gql(LATEST_METADATA)["assetNodes"]:
+        mat = node["assetMaterializations"][0]
+        assert mat["runId"] == second_id, node["assetKey"]
+        latest["/".join(node["assetKey"]["path"])] = {
+            e["label"]: e.get("boolValue", e.get("intRepr")) for e in mat["metadataEntries"]}
+    rebuilt = sorted(name for name, meta in latest.items() if meta.get("rebuilt") is True)
+    assert not rebuilt, f"rebuilt although nothing changed: {rebuilt}"
+    embedded = {name: meta["embedded"] for name, meta in latest.items() if "embedded" in meta}
+    assert embedded == dict.fromkeys(("film_embeddings", "netflix_embeddings", "movielens_movie_embeddings"), "0")
+
+    # 3. The UI in a real browser: the asset graph and one asset's page.
+    shots = browse(dev_server)
+    timings.append(f"screenshots: {', '.join(str(p.relative_to(PROJECT_DIR)) for p in shots)}")
+    write_timings(timings)
+
+
+def browse(dev_server: DevServer) -> list[Path]:
+    """Screenshots of the asset graph (every group unfolded in the sidebar), one asset's page and its lineage."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (CI's .ci/run does this)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: .venv/bin/pip install playwright "
+                    "(do not run `playwright install`; the system Chromium is used)")
+    graph_png, page_png = ARTIFACTS / "e2e_asset_graph.png", ARTIFACTS / "e2e_asset_page.png"
+    lineage_png = ARTIFACTS / "e2e_asset_lineage.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+
+            # The global asset lineage: four groups in the graph; the sidebar lists every asset once its
+            # group is unfolded, each with its materialization status.
+            page.goto(f"{dev_server.url}/asset-groups", wait_until="domcontentloaded")
+            for group in GROUPS:
+                page.get_by_role("button", name=f"asset_group {group} {group}").first.wait_for()
+            for i in range(len(GROUPS)):  # the sidebar's fold arrows come first in the DOM
+                page.get_by_role("button", name="arrow_drop_down").nth(i).click()
+            # Long names are middle-truncated on screen (the full name sits in a hidden measuring element).
+            page.get_by_text("customer_profiles", exact=True).filter(visible=True).first.wait_for()
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1500)  # graph layout and status icons settle
+            graph_text = page.locator("body").inner_text()
+            (ARTIFACTS / "e2e_asset_graph.txt").write_text(graph_text)
+            page.screenshot(path=str(graph_png))
+            missing = sorted(a for a in EXPECTED_ASSETS if a not in graph_text.split("\n"))
+            assert not missing, f"not on the asset graph page: {missing}"
+
+            # One asset's page: its latest materialization (relative time) and the recorded row count.
+            page.goto(f"{dev_server.url}/assets/customer_netflix_recommendations", wait_until="domcontentloaded")
+            page.get_by_text("Latest materialization", exact=True).first.wait_for()
+            page.get_by_text("Row count", exact=True).first.wait_for()
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1500)
+            asset_text = page.locator("body").inner_text()
+            (ARTIFACTS / "e2e_asset_page.txt").write_text(asset_text)
+            page.screenshot(path=str(page_png))
+            lines = asset_text.split("\n")
+            assert "customer_netflix_recommendations" in lines
+            latest = lines[lines.index("Latest materialization") + 1]
+            assert latest.endswith("ago") or latest == "now", f"latest materialization shown as {latest!r}"
+            assert "daily_refresh" in lines and "movrec_automation" in lines
+
+            # Its upstream lineage: each node with its latest materialization and its checks.
+            page.goto(f"{dev_server.url}/assets/customer_netflix_recommendations"
+                      "?view=lineage&lineageScope=upstream&lineageDepth=2", wait_until="domcontentloaded")
+            for name in ("dvdrental", "netflix_titles", "netflix_embeddings", "customer_profiles"):
+                page.get_by_text(name, exact=True).filter(visible=True).first.wait_for()
+            page.wait_for_function("() => !document.body.innerText.includes('Loading')", timeout=UI_TIMEOUT_MS)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(lineage_png))
+            lineage_text = page.locator("body").inner_text()
+            assert lineage_text.count("Materialized") >= 3, "upstream nodes do not show their materialization"
+        finally:
+            browser.close()
+    for png in (graph_png, page_png, lineage_png):
+        assert png.stat().st_size > 20_000, f"{png} looks empty"
+    return [graph_png, page_png, lineage_png]

@@ -1,0 +1,81 @@
+"""The asset graph as a snapshot (keys, groups, deps, partitions, checks, kinds, owners), and the dg CLI.
+
+An asset or check that disappears, moves group or loses a dependency fails here. After an intended change:
+``python -m movrec_pipeline_tests.test_definitions --update`` rewrites ``asset_graph.json``; review its diff.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.json")
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def graph_snapshot() -> dict[str, dict]:
+    from movrec_pipeline.definitions import loaded
+
+    graph = loaded().resolve_asset_graph()
+    checks: dict[str, list[str]] = {}
+    for key in graph.asset_check_keys:
+        node = graph.get_check_spec(key)
+        checks.setdefault(key.asset_key.to_user_string(), []).append(
+            f"{key.name}{' (blocking)' if node.blocking else ''}")
+    out = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        name = key.to_user_string()
+        partitions = node.partitions_def
+        out[name] = {
+            "group": node.group_name,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "partitions": len(partitions.get_partition_keys()) if partitions else None,
+            "checks": sorted(checks.get(name, [])),
+            "kinds": sorted(node.kinds),
+            "owners": sorted(node.owners),
+            "code_version": node.code_version,
+            "pool": node.pools and sorted(node.pools)[0] or None,
+            "automation": node.automation_condition.get_label() if node.automation_condition else None,
+        }
+    return out
+
+
+def test_asset_graph_matches_the_snapshot() -> None:
+    expected = json.loads(SNAPSHOT.read_text())
+    got = graph_snapshot()
+    missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    assert not missing and not extra, f"assets missing: {missing}; new: {extra} (update the snapshot if intended)"
+    changed = {k: (expected[k], got[k]) for k in expected if expected[k] != got[k]}
+    assert not changed, json.dumps(changed, indent=1)
+
+
+def test_every_asset_is_documented_and_owned() -> None:
+    from movrec_pipeline.definitions import loaded
+
+    graph = loaded().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description and node.owners == ["team:movrec"] and node.kinds, key
+        assert node.code_version, key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["check", "defs"], ["list", "defs", "--json"]])
+def test_dg_cli_works_in_the_project_venv(command: list[str], tmp_path: Path) -> None:
+    dg = Path(sys.executable).with_name("dg")
+    done = subprocess.run([str(dg), *command], capture_output=True, text=True, cwd=PROJECT_DIR, timeout=300,
+                          env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    if "--json" in command:
+        listed = {a["key"] for a in json.loads(done.stdout)["assets"]}
+        assert listed == set(json.loads(SNAPSHOT.read_text())), listed
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
+    SNAPSHOT.write_text(json.dumps(graph_snapshot(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {SNAPSHOT}")

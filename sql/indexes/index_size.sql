@@ -1,0 +1,2 @@
+-- On-disk size of one index.
+SELECT pg_relation_size(%(index)s::regclass);

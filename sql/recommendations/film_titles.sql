@@ -1,0 +1,2 @@
+-- dvdrental film titles, for explanations.
+SELECT film_id, title FROM dvdrental.film;

@@ -1,0 +1,2 @@
+-- Netflix show titles, for previews.
+SELECT show_id, title FROM netflix.shows;

@@ -1,0 +1,2 @@
+-- Empty one table (inside the caller's transaction, before it is reloaded).
+DELETE FROM {table};

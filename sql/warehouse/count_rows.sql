@@ -1,0 +1,2 @@
+-- Rows of one table (named by identifier).
+SELECT count(*) FROM {table};
