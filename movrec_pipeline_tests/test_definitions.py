@@ -39,7 +39,7 @@ def graph_snapshot() -> dict[str, dict]:
             "kinds": sorted(node.kinds),
             "owners": sorted(node.owners),
             "code_version": node.code_version,
-            "pool": node.pools and sorted(node.pools)[0] or None,
+            "pool": (node.pools and sorted(node.pools)[0]) or None,
             "automation": node.automation_condition.get_label() if node.automation_condition else None,
         }
     return out
@@ -72,10 +72,39 @@ def test_dg_cli_works_in_the_project_venv(command: list[str], tmp_path: Path) ->
                           env={**__import__("os").environ, "DAGSTER_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     if "--json" in command:
-        listed = {a["key"] for a in json.loads(done.stdout)["assets"]}
+        listed = {a["asset_key"] for a in json.loads(done.stdout)["assets"]}
         assert listed == set(json.loads(SNAPSHOT.read_text())), listed
 
 
 if __name__ == "__main__" and "--update" in sys.argv:
     SNAPSHOT.write_text(json.dumps(graph_snapshot(), indent=2, sort_keys=True) + "\n")
     print(f"wrote {SNAPSHOT}")
+
+
+@pytest.mark.slow
+def test_dg_launch_runs_on_the_project_instance(movrec_home: Path) -> None:
+    """``eval "$(movrec env)"`` then ``dg launch --assets …``: the run lands in the instance ``movrec dev`` uses."""
+    import os
+    import shlex
+
+    movrec = Path(sys.executable).with_name("movrec")
+    exports = subprocess.run([str(movrec), "env"], capture_output=True, text=True, timeout=120, check=True).stdout
+    env = dict(os.environ)
+    for line in exports.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = shlex.split(value)[0]
+    assert env["DAGSTER_HOME"] == str(movrec_home / "dagster_home")
+    dg = Path(sys.executable).with_name("dg")
+    done = subprocess.run([str(dg), "launch", "--assets", "netflix_titles"], capture_output=True, text=True,
+                          cwd=PROJECT_DIR, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "RUN_SUCCESS" in done.stdout + done.stderr
+
+    import dagster as dg_api
+
+    os.environ.update(DAGSTER_HOME=env["DAGSTER_HOME"], MOVREC_DAGSTER_PG_URL=env["MOVREC_DAGSTER_PG_URL"])
+    try:
+        with dg_api.DagsterInstance.get() as instance:
+            assert instance.get_latest_materialization_event(dg_api.AssetKey("netflix_titles")) is not None
+    finally:
+        os.environ.pop("DAGSTER_HOME", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -38,9 +38,11 @@ class PostgresResource(dg.ConfigurableResource):
         return not os.environ.get(self.url_env_var)
 
     def url(self) -> str:
+        """The warehouse URL, once checked (pgvector version, schema applied); a one-line Failure if unreachable."""
         if self._url is None:
-            url = connection.warehouse_url(self.url_env_var)
-            self._pgvector = connection.prepare_warehouse(url)
+            with permanent_errors():
+                url = connection.warehouse_url(self.url_env_var)
+                self._pgvector = connection.prepare_warehouse(url)
             self._url = url
         return self._url
 
@@ -50,7 +52,10 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        with connection.connect(self.url(), autocommit=autocommit) as conn:
+        url = self.url()
+        with ExitStack() as stack:
+            with permanent_errors():  # an unreachable server: one line, not retried
+                conn = stack.enter_context(connection.connect(url, autocommit=autocommit))
             yield conn
 
     def read_frame(self, query: str, params: object = ()) -> pd.DataFrame:

@@ -237,8 +237,7 @@ def collaborative_model(conn: psycopg.Connection) -> Model:
 
 
 def has_vectors(conn: psycopg.Connection, kind: str, model: Model) -> bool:
-    row = conn.execute("SELECT EXISTS (SELECT 1 FROM movrec.item_embeddings WHERE item_kind = %s AND model_id = %s)",
-                       (kind, model.model_id)).fetchone()
+    row = conn.execute(sqlfiles.load("query/has_vectors"), {"kind": kind, "model_id": model.model_id}).fetchone()
     return bool(row[0])
 
 

@@ -29,12 +29,10 @@ def combine(*parts: object) -> str:
 
 
 def is_current(conn: psycopg.Connection, asset: str, fingerprint: str) -> bool:
-    row = conn.execute("SELECT fingerprint FROM movrec.asset_state WHERE asset = %s", (asset,)).fetchone()
+    row = conn.execute(sqlfiles.load("warehouse/fingerprint_of"), {"asset": asset}).fetchone()
     return row is not None and row[0] == fingerprint
 
 
 def record(conn: psycopg.Connection, asset: str, fingerprint: str) -> None:
     """Remember the inputs of a successful build (call inside the build's transaction)."""
-    conn.execute("INSERT INTO movrec.asset_state (asset, fingerprint, updated_at) VALUES (%s, %s, now()) "
-                 "ON CONFLICT (asset) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, updated_at = now()",
-                 (asset, fingerprint))
+    conn.execute(sqlfiles.load("warehouse/fingerprint_record"), {"asset": asset, "fingerprint": fingerprint})

@@ -6,15 +6,16 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from movrec_pipeline.warehouse import sqlfiles
+
 
 def fetch_vectors(conn: psycopg.Connection, kind: str, model_id: int,
                   dimensions: int) -> tuple[list[str], np.ndarray]:
     """All (item_key, vector) of one kind and model, via binary COPY: keys and a (n, d) float32 matrix."""
     keys: list[str] = []
     rows: list[np.ndarray] = []
-    query = sql.SQL("COPY (SELECT item_key, embedding FROM movrec.item_embeddings WHERE item_kind = {} "
-                    "AND model_id = {} ORDER BY item_key) TO STDOUT WITH (FORMAT BINARY)").format(
-        sql.Literal(kind), sql.Literal(model_id))
+    query = sql.SQL(sqlfiles.load("warehouse/fetch_vectors")).format(kind=sql.Literal(kind),
+                                                                     model_id=sql.Literal(int(model_id)))
     with conn.cursor() as cur, cur.copy(query) as copy:
         copy.set_types(["text", "vector"])
         for key, vec in copy.rows():
@@ -31,11 +32,7 @@ def knn_query(dimensions: int) -> sql.Composed:
     expression indexes built by :mod:`movrec_pipeline.warehouse.vector_index`.
     """
     dim = sql.Literal(int(dimensions))
-    return sql.SQL(
-        "SELECT item_key, (embedding::vector({dim}) <=> %(q)s::vector({dim})) AS distance "
-        "FROM movrec.item_embeddings WHERE item_kind = %(kind)s AND model_id = %(model_id)s "
-        "ORDER BY embedding::vector({dim}) <=> %(q)s::vector({dim}) LIMIT %(k)s"
-    ).format(dim=dim)
+    return sql.SQL(sqlfiles.load("warehouse/knn")).format(dim=dim)
 
 
 def set_search_params(conn: psycopg.Connection, k: int, ef_search: int = 200, probes: int = 10) -> None:

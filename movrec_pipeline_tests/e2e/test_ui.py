@@ -45,7 +45,7 @@ LOAD_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 8 * 60
 NO_CHANGE_GOAL_S = 60
 UI_TIMEOUT_MS = 90_000
-GROUPS = ("embeddings", "indexes", "recommendations", "sources")
+GROUPS = ("embeddings", "evaluation", "indexes", "recommendations", "sources")
 
 EXPECTED_ASSETS = {
     "dvdrental", "netflix_titles", "movielens_movies", "movielens_ratings", "movielens_links", "movielens_tags",

@@ -126,17 +126,15 @@ def test_permanent_provider_error_fails_fast_and_writes_nothing(loaded_sources, 
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    from movrec_pipeline.defs.embeddings import sync
-    from movrec_pipeline.defs.embeddings import texts
+    from movrec_pipeline.defs.embeddings import registry, sync, texts
     from movrec_pipeline.warehouse import connection
     from movrec_pipeline.embedders.openai_compat import OpenAICompatibleEmbedder
     emb = OpenAICompatibleEmbedder(api_key="sk-test", model="fake-embed-t", base_url=sys.argv[1], dimensions=8,
                                    max_batch_items=25, concurrency=1)
     with connection.connect(connection.warehouse_url(), autocommit=True) as conn:
         mid = registry.register_model(conn, "openai", "fake-embed-t", 8, "v1")
-        sync.sync_buckets(conn, emb, kind="netflix", model_id=mid,
-                                    template=texts.DEFAULT_TEMPLATES["netflix"], n_buckets=32,
-                                    buckets=range(32), batch_size=50)
+        sync.sync_buckets(conn, emb, kind="netflix", model_id=mid, template=texts.DEFAULT_TEMPLATES["netflix"],
+                          n_buckets=32, buckets=range(32), batch_size=50)
 """)
 
 

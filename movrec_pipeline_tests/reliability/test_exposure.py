@@ -71,7 +71,7 @@ def test_the_rule_catches_what_it_should(tmp_path: Path) -> None:
     """S608 flags f-string, %, .format and + SQL, and leaves bound parameters and psycopg.sql alone."""
     (tmp_path / "bad.py").write_text(
         "def f(conn, cur, name, table):\n"
-        "    conn.execute(f'DROP TABLE {name}')\n"
+        "    conn.execute(f'SELECT * FROM {name}')\n"
         "    cur.execute('SELECT * FROM %s' % table)\n"
         "    conn.execute('SELECT * FROM {}'.format(name))\n"
         "    conn.execute('DELETE FROM ' + table)\n")

@@ -105,7 +105,7 @@ def test_kill_mid_index_build(baseline: Baseline) -> None:
                                              (prefix,)).fetchall()]
     assert len(before) == 1
     worker = Worker({"assets": ["netflix_vector_index"], "embedding": embedding_spec(baseline.base_url, "v1")})
-    where = "application_name = 'movrec' AND query LIKE 'CREATE INDEX CONCURRENTLY%%'"
+    where = "application_name = 'movrec' AND query LIKE '%%CREATE INDEX CONCURRENTLY%%'"
     building = wait_for(lambda: activity(url, where) or not worker.alive(), 120, "CREATE INDEX CONCURRENTLY")
     assert worker.alive(), worker.result()
     worker.kill()
@@ -143,7 +143,7 @@ def test_kill_mid_recommendation_swap(baseline: Baseline) -> None:
         blocker.execute("SELECT 1 FROM movrec.asset_state WHERE asset = %s FOR UPDATE", (asset,))
         worker = Worker({"assets": [asset], "embedding": embedding_spec(baseline.base_url, "v1")})
         where = ("application_name = 'movrec' AND wait_event_type = 'Lock' "
-                 "AND query LIKE 'INSERT INTO movrec.asset_state%%'")
+                 "AND query LIKE '%%INSERT INTO movrec.asset_state%%'")
         waiting = wait_for(lambda: activity(url, where) or not worker.alive(), 120, "the swap to reach its commit")
         assert worker.alive(), worker.result()
         assert not baseline.check_unchanged(table)  # mid-swap, readers see the old complete table

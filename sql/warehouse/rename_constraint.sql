@@ -1,0 +1,1 @@
+ALTER TABLE {table} RENAME CONSTRAINT {old} TO {new};

@@ -1,0 +1,1 @@
+ALTER TABLE {stage} SET SCHEMA {schema};

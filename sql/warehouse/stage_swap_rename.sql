@@ -1,0 +1,1 @@
+ALTER TABLE {moved} RENAME TO {table};
