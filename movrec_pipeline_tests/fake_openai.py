@@ -44,6 +44,7 @@ class FakeConfig:
     require_api_key: str | None = None  # 401 unless "Authorization: Bearer <key>"
     models: frozenset[str] | None = None  # 404 for other models (None: accept any)
     max_input_chars: int | None = None  # 400 when an input is longer (like a context-length error)
+    reject: tuple[str, ...] = ()  # 400 when an input contains one of these (like a content filter)
     force_status: int | None = None  # answer every request with this error status
     usage: bool = True  # include the usage field
     float_only: bool = False  # ignore encoding_format=base64 and answer float lists (like some servers)
@@ -141,6 +142,7 @@ class FakeOpenAIServer:
                 "batch_chars": [],  # summed input characters of each request
                 "in_flight": 0,
                 "max_in_flight": 0,
+                "texts": Counter(),  # every well-formed input text received, with how often it was sent
             }
 
     @property
@@ -150,6 +152,7 @@ class FakeOpenAIServer:
             s = dict(self._stats)
             s["status"] = Counter(s["status"])
             s["encoding_formats"] = Counter(s["encoding_formats"])
+            s["texts"] = Counter(s["texts"])
             s["batch_sizes"] = list(s["batch_sizes"])
             s["batch_chars"] = list(s["batch_chars"])
             return s
@@ -319,6 +322,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(cfg.force_status,
                             _error(f"forced status {cfg.force_status}", "invalid_request_error"))
             return cfg.force_status, 0
+        with fake._lock:
+            fake._stats["texts"].update(texts)
+        for i, t in enumerate(texts):
+            if any(word in t for word in cfg.reject):
+                self._send_json(400, _error(f"input[{i}] was rejected by the content filter",
+                                            "invalid_request_error", "content_filter"))
+                return 400, 0
         if cfg.max_input_chars is not None:
             for i, t in enumerate(texts):
                 if len(t) > cfg.max_input_chars:

@@ -21,7 +21,7 @@ def prepare_environment() -> dict[str, str]:
     shutil.copyfile(paths.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
-        "MOVREC_DAGSTER_PG_URL": sqlalchemy_psycopg2(connection.dagster_storage_url()),
+        "MOVREC_DAGSTER_PG_URL": connection.sqlalchemy_url(connection.dagster_storage_url()),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "GX_ANALYTICS_ENABLED": "False",
@@ -33,15 +33,6 @@ def prepare_environment() -> dict[str, str]:
     }
     os.environ.update(env)
     return env
-
-
-def sqlalchemy_psycopg2(url: str) -> str:
-    """dagster-postgres goes through SQLAlchemy, whose 2.1 default driver (psycopg 3) breaks its
-    ``NOTIFY`` statements: name the psycopg2 driver (a dependency of dagster-postgres) explicitly."""
-    for scheme in ("postgresql://", "postgres://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg2://" + url[len(scheme):]
-    return url
 
 
 def apply_pool_limits() -> None:

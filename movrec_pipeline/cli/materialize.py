@@ -59,11 +59,11 @@ def _describe(metadata: dict) -> tuple[int | None, str]:
 
     rows = value("dagster/row_count")
     notes = []
-    if value("embedded") is not None:
-        notes.append(f"{value('embedded')} embedded, {value('skipped_unchanged')} unchanged")
-        if value("failed"):
-            notes.append(f"{value('failed')} failed")
-        if value("embedded"):
+    if value("run_embedded") is not None:  # an embedding range run: its totals
+        notes.append(f"{value('run_embedded')} embedded, {value('run_skipped_unchanged')} unchanged")
+        if value("run_failed") or value("run_parked"):
+            notes.append(f"{value('run_failed')} refused, {value('run_parked')} parked (movrec.embedding_errors)")
+        if value("run_embedded"):
             notes.append(f"{value('texts_per_second')} texts/s")
     if value("rebuilt") is False:
         notes.append("inputs unchanged, kept")
@@ -134,8 +134,8 @@ class Follower:
             if state is not None:
                 materialization = event.event_specific_data.materialization
                 rows, extra = _describe(materialization.metadata)
-                if rows is not None:  # a range run repeats its totals on every partition: count the asset once
-                    state.rows[materialization.asset_key.to_user_string()] = int(rows)
+                if rows is not None:  # per asset and partition (a re-sent event replaces, never adds)
+                    state.rows[f"{materialization.asset_key.to_user_string()}/{materialization.partition}"] = int(rows)
                 state.extra = extra or state.extra
         elif kind == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data

@@ -146,7 +146,7 @@ class RecommenderSettings(dg.ConfigurableResource):
     ivfflat_probes: int = 10
     index_recall_floor: float = 0.98
     index_recall_queries: int = 200
-    coverage_threshold: float = 1.0
+    coverage_threshold: float = 0.99  # share of items that must have a vector; refused items count as missing
     ndcg_floor: float = 0.125
     ease_lambda: float = 0.0  # 0 = the recommender's default
 

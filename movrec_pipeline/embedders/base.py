@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from movrec_pipeline.core.errors import PermanentEmbeddingError
+from movrec_pipeline.core.errors import ItemRejectedError, PermanentEmbeddingError
 
 _STATS_LOCK = threading.Lock()  # module-level so EmbedStats stays a plain, copyable, asdict-able dataclass
 
@@ -52,8 +52,9 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def validate_vectors(vectors: np.ndarray, keys: Sequence[str], dimensions: int) -> None:
-    """Raise PermanentEmbeddingError naming the first bad item: wrong shape, NaN/Inf or zero norm."""
+def validate_vectors(vectors: np.ndarray, keys: Sequence[str], dimensions: int, offset: int = 0) -> None:
+    """Raise naming the first bad item: wrong shape (PermanentEmbeddingError, the whole call is unusable) or
+    NaN/Inf or zero norm (ItemRejectedError with the item's position ``offset + i``: only that item is bad)."""
     if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
         shape = getattr(vectors, "shape", None)
         raise PermanentEmbeddingError(
@@ -76,17 +77,17 @@ def validate_vectors(vectors: np.ndarray, keys: Sequence[str], dimensions: int) 
     finite = np.isfinite(vectors).all(axis=1)
     if not finite.all():
         i = int(np.argmin(finite))
-        raise PermanentEmbeddingError(
+        raise ItemRejectedError(
             f"item {keys[i]}: embedding contains NaN or Inf: the provider returned a broken vector,"
-            " check the model/server and retry"
+            " check the model/server and retry", span=(offset + i, offset + i + 1)
         )
     norms = np.linalg.norm(vectors.astype(np.float64, copy=False), axis=1)
     zero = norms <= 1e-12
     if zero.any():
         i = int(np.argmax(zero))
-        raise PermanentEmbeddingError(
+        raise ItemRejectedError(
             f"item {keys[i]}: embedding is all zeros: the provider returned a broken vector,"
-            " check the model/server and the input text"
+            " check the model/server and the input text", span=(offset + i, offset + i + 1)
         )
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from movrec_pipeline.core.errors import PermanentEmbeddingError, TransientEmbeddingError
+from movrec_pipeline.core.errors import ItemRejectedError, PermanentEmbeddingError, TransientEmbeddingError
 from movrec_pipeline.embedders.base import EmbedStats, truncate_text, validate_vectors
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ KNOWN_DIMENSIONS: dict[str, int] = {
 
 _SECRET_PATTERN = re.compile(r"(sk-|Bearer\s+)[A-Za-z0-9_\-.*]+")
 _RETRYABLE_STATUS = {408, 409, 429}
+_ITEM_STATUS = {400, 413, 422}
 
 
 def known_dimensions(model: str) -> int | None:
@@ -213,7 +214,10 @@ class OpenAICompatibleEmbedder:
             raw = self._client.embeddings.with_raw_response.create(**kwargs)
             payload = raw.http_response.json()
         except openai.APIStatusError as err:
-            raise self._status_error(err) from None
+            error = self._status_error(err)
+            if isinstance(error, ItemRejectedError):
+                error.span = (offset, offset + len(texts))  # one of these inputs is refused
+            raise error from None
         except openai.APITimeoutError:
             raise TransientEmbeddingError(
                 f"OpenAI-compatible provider at {self.base_url} timed out after {self.timeout:g} s"
@@ -291,7 +295,7 @@ class OpenAICompatibleEmbedder:
         tokens = usage.get("total_tokens") if isinstance(usage, dict) else None
         if isinstance(tokens, int):
             self.stats.add(tokens=tokens)
-        validate_vectors(matrix, [f"#{offset + i}" for i in range(n)], expected)
+        validate_vectors(matrix, [f"#{offset + i}" for i in range(n)], expected, offset=offset)
         return matrix
 
     def _learn_dimensions(self, got: int) -> int:
@@ -336,6 +340,8 @@ class OpenAICompatibleEmbedder:
                 " check the model name"
                 " and that base_url ends in /v1"
             )
+        if status in _ITEM_STATUS:  # a bad input (too long, filtered …), or a bad setting: bisecting tells which
+            return ItemRejectedError(f"{where} rejected the input ({status}: {detail or 'no detail'})")
         return PermanentEmbeddingError(
             f"{where} rejected the request ({status}: {detail or 'no detail'}):"
             " fix the embedding configuration"

@@ -312,7 +312,7 @@ def ensure_search_objects(conn: psycopg.Connection) -> None:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ WRITE")
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('movrec.search'))")
-                conn.execute(sqlfiles.load("query/search_objects"))
+                conn.execute(sqlfiles.load("sources/movielens_search"))
         except psycopg.Error as exc:
             raise QueryError(f"cannot create the search index and movie_stats view: {one_line(exc)}") from None
     _SEARCH_READY.add(key)

@@ -69,6 +69,15 @@ def dagster_storage_url() -> str:
     return embedded.server_uri(database=paths.DAGSTER_DB)
 
 
+def sqlalchemy_url(url: str) -> str:
+    """The URL for SQLAlchemy users (dagster-postgres, GX) with the psycopg2 driver named: SQLAlchemy 2.1's
+    default driver for ``postgresql://`` is psycopg 3, which breaks dagster-postgres' ``NOTIFY`` statements."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme):]
+    return url
+
+
 def admin_url_for(url: str) -> str:
     """Same server, maintenance database ``postgres``."""
     return _with_database(url, "postgres")

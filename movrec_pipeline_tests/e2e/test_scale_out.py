@@ -79,13 +79,12 @@ def fake() -> Iterator[FakeOpenAIServer]:
 @pytest.fixture(scope="module")
 def pg_instance(warehouse_url: str) -> Iterator[tuple[Path, dg.DagsterInstance]]:
     """A Dagster instance whose run, event and schedule storage is a fresh database on the embedded server."""
-    from movrec_pipeline.cli import instance
     from movrec_pipeline.warehouse import connection, embedded
 
     with psycopg.connect(embedded.server_uri(), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DAGSTER_DB} WITH (FORCE)")
     connection.ensure_database(embedded.server_uri(), DAGSTER_DB)
-    url = instance.sqlalchemy_psycopg2(embedded.server_uri(database=DAGSTER_DB))  # psycopg2, as movrec dev does
+    url = connection.sqlalchemy_url(embedded.server_uri(database=DAGSTER_DB))  # psycopg2, as movrec dev does
     home = Path(tempfile.mkdtemp(prefix="movrec-scale-dagster-"))
     (home / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: \"{url}\"\ntelemetry:\n  enabled: false\n")

@@ -178,7 +178,7 @@ def test_unreachable_server_is_transient() -> None:
 # -- permanent errors: fail fast, never leak the key ---------------------------------------------------------
 PERMANENT = {
     "401 bad key": ({"require_api_key": "the-right-key"}, "rejected the API key \\(401\\)"),
-    "400 too long": ({"max_input_chars": 5}, "rejected the request \\(400"),
+    "400 too long": ({"max_input_chars": 5}, "rejected the input \\(400"),
     "404 unknown model": ({"models": {"other-model"}}, "404 for model 'fake-embed'"),
     "403": ({"force_status": 403}, "refused access \\(403\\)"),
     "422": ({"force_status": 422}, "rejected the request \\(422"),

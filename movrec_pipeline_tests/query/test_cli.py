@@ -134,7 +134,7 @@ def test_search_plain_reranked_and_sql_looking_text(capsys, warehouse_url: str) 
         assert code == 0 and "Traceback" not in err, err
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("SELECT count(*) FROM movielens.movies").fetchone()[0] == 9742
-        conn.execute(sqlfiles.load("query/search_objects"))  # idempotent
+        conn.execute(sqlfiles.load("sources/movielens_search"))  # idempotent
         plan = conn.execute(sql.SQL("EXPLAIN ") + sql.SQL(sqlfiles.load("query/search")).format(
             tsquery=sql.SQL("websearch_to_tsquery('english', %(text)s)")), {"text": "dark", "limit": 5}).fetchall()
     assert "movies_search_idx" in "\n".join(r[0] for r in plan)

@@ -1,4 +1,4 @@
--- Rows validated by the movielens_links_valid check.
+-- Rows validated (in the database, by GX) for the movielens_links_valid check (placeholders: the published or the staged tables).
 SELECT l.movie_id, m.movie_id IS NOT NULL AS movie_known
-FROM movielens.links l
-LEFT JOIN movielens.movies m USING (movie_id);
+FROM {links} l
+LEFT JOIN {movies} m USING (movie_id);

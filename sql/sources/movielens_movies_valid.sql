@@ -1,3 +1,3 @@
--- Rows validated by the movielens_movies_valid check.
+-- Rows validated (in the database, by GX) for the movielens_movies_valid check (placeholders: the published or the staged tables).
 SELECT movie_id, title, year
-FROM movielens.movies;
+FROM {movies};

@@ -1,4 +1,4 @@
--- Rows validated by the movielens_tags_valid check.
+-- Rows validated (in the database, by GX) for the movielens_tags_valid check (placeholders: the published or the staged tables).
 SELECT t.tag, m.movie_id IS NOT NULL AS movie_known
-FROM movielens.tags t
-LEFT JOIN movielens.movies m USING (movie_id);
+FROM {tags} t
+LEFT JOIN {movies} m USING (movie_id);

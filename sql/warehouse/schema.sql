@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS netflix.shows (
     description      text
 );
 
+-- MovieLens tables are loaded by write-audit-publish (staged, audited, swapped in together): the loader
+-- quarantines ratings, links and tags of unknown movies and the audits check it, so no foreign keys tie
+-- the tables to each other (they would stop the swap).
 CREATE TABLE IF NOT EXISTS movielens.movies (
     movie_id    integer PRIMARY KEY,
     title       text    NOT NULL,
@@ -38,13 +41,13 @@ CREATE TABLE IF NOT EXISTS movielens.movies (
     genres      text[]  NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS movielens.links (
-    movie_id integer PRIMARY KEY REFERENCES movielens.movies,
+    movie_id integer PRIMARY KEY,
     imdb_id  integer,
     tmdb_id  integer
 );
 CREATE TABLE IF NOT EXISTS movielens.ratings (
     user_id  integer      NOT NULL,
-    movie_id integer      NOT NULL REFERENCES movielens.movies,
+    movie_id integer      NOT NULL,
     rating   numeric(2,1) NOT NULL CHECK (rating BETWEEN 0.5 AND 5.0 AND rating * 2 = trunc(rating * 2)),
     rated_at timestamptz  NOT NULL,
     PRIMARY KEY (user_id, movie_id)
@@ -52,7 +55,7 @@ CREATE TABLE IF NOT EXISTS movielens.ratings (
 CREATE INDEX IF NOT EXISTS ratings_movie_idx ON movielens.ratings (movie_id);
 CREATE TABLE IF NOT EXISTS movielens.tags (
     user_id   integer     NOT NULL,
-    movie_id  integer     NOT NULL REFERENCES movielens.movies,
+    movie_id  integer     NOT NULL,
     tag       text        NOT NULL,
     tagged_at timestamptz NOT NULL
 );
@@ -77,6 +80,22 @@ CREATE TABLE IF NOT EXISTS movrec.item_embeddings (
     truncated   boolean     NOT NULL DEFAULT false,
     embedding   vector      NOT NULL,
     embedded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_kind, model_id, item_key)
+);
+
+-- Items a provider refused (400, NaN or zero vector …): sent again on later runs until they failed
+-- MAX_ATTEMPTS times with the same text, then parked until their text changes.
+CREATE TABLE IF NOT EXISTS movrec.embedding_errors (
+    item_kind   text        NOT NULL,
+    model_id    integer     NOT NULL REFERENCES movrec.embedding_models,
+    item_key    text        NOT NULL,
+    bucket      smallint    NOT NULL,
+    text_hash   text        NOT NULL,
+    error_class text        NOT NULL,
+    message     text        NOT NULL,
+    attempts    integer     NOT NULL DEFAULT 1,
+    first_seen  timestamptz NOT NULL DEFAULT now(),
+    last_seen   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (item_kind, model_id, item_key)
 );
 

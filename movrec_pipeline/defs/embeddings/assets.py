@@ -39,16 +39,23 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
                 truncate=lambda t: truncate_text(t, embedding.max_input_chars), log=context.log.info,
             )
         after = embedder.stats.snapshot()
-    metadata = {
-        "dagster/row_count": report.items - report.skipped_empty,
-        "buckets": len(buckets),
-        "items": report.items,
-        "embedded": report.embedded,
-        "skipped_unchanged": report.skipped_unchanged,
-        "skipped_empty": report.skipped_empty,
-        "failed": report.failed,
-        "deleted": report.deleted,
-        "truncated": report.truncated,
+    for key in context.partition_keys:  # each bucket's own figures on its own materialization
+        counts = report.buckets[bucket_index(key)]
+        context.add_asset_metadata({
+            "dagster/row_count": counts.items - counts.empty - counts.failed - counts.parked,
+            "items": counts.items, "embedded": counts.embedded, "skipped_unchanged": counts.unchanged,
+            "skipped_empty": counts.empty, "failed": counts.failed, "parked": counts.parked,
+        }, partition_key=key)
+    metadata = {  # the run's totals (every bucket's event carries them under run_*)
+        "run_buckets": len(buckets),
+        "run_items": report.items,
+        "run_embedded": report.embedded,
+        "run_skipped_unchanged": report.skipped_unchanged,
+        "run_failed": report.failed,
+        "run_parked": report.parked,
+        "run_retried": report.retried,
+        "run_deleted": report.deleted,
+        "run_truncated": report.truncated,
         "texts_per_second": round(report.texts_per_second, 1),
         "provider_requests": after.requests - before.requests,
         "provider_retries": after.retries - before.retries,
@@ -61,6 +68,8 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
         metadata["tokens"] = after.tokens - (before.tokens or 0)
     if report.empty_keys:
         metadata["empty_text_keys"] = ", ".join(report.empty_keys)
+    if report.failed_keys:
+        metadata["failed_keys"] = ", ".join(report.failed_keys[:50])
     context.log.info("%s: %s", kind, {k: v for k, v in metadata.items() if isinstance(v, int | float)})
     return dg.MaterializeResult(metadata=metadata)
 
@@ -70,10 +79,11 @@ def _text_embedding_asset(name: str) -> dg.AssetsDefinition:
 
     @dg.asset(
         name=name, deps=[upstream], group_name=GROUP, partitions_def=BUCKETS, backfill_policy=BACKFILL_POLICY,
-        kinds={"pgvector", "openai", "pytorch"}, owners=OWNERS, code_version="1", pool=EMBEDDING_API_POOL,
+        kinds={"pgvector", "openai", "pytorch"}, owners=OWNERS, code_version="2", pool=EMBEDDING_API_POOL,
         retry_policy=EMBED_RETRY,
         description=f"Text embeddings of {source} in `movrec.item_embeddings` (item_kind='{kind}'), one "
-        "partition per hash bucket of the item key; only new or changed texts are sent to the provider.",
+        "partition per hash bucket of the item key; only new or changed texts are sent to the provider. Items "
+        "the provider refuses are isolated, recorded in `movrec.embedding_errors` and retried up to 3 times.",
         metadata={"dagster/column_schema": EMBEDDING_COLUMNS},
     )
     def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource,

@@ -22,7 +22,7 @@ PROJECT_METHOD = "hybrid"
 
 
 @dg.asset(
-    deps=["movielens_ratings", "movielens_movie_embeddings"], group_name="evaluation",
+    deps=["movielens_ratings", "movielens_movie_embeddings", "movielens_vector_index"], group_name="evaluation",
     kinds={"numpy", "scipy"}, automation_condition=DOWNSTREAM, owners=OWNERS, retry_policy=DB_RETRY,
     pool=DB_POOL, code_version="1",
     description="Offline evaluation on MovieLens, protocol T80 (per user the first 80 % of ratings by time "

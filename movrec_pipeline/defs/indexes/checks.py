@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from movrec_pipeline.defs.embeddings import coverage
+from movrec_pipeline.defs.embeddings.partitions import N_BUCKETS
 from movrec_pipeline.defs.embeddings.registry import active_model
 from movrec_pipeline.defs.indexes import recall
 from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
@@ -26,6 +28,25 @@ def _recall_check(kind: str) -> dg.AssetChecksDefinition:
     return _recall
 
 
+def _catalogue_check(kind: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=f"{kind}_vector_index", name=f"{kind}_catalogue_covered", blocking=True,
+                    description=f"Across every bucket, the active model covers the {kind} catalogue (refused items "
+                    "count as missing) at least to the threshold: what reads all buckets waits for this.")
+    def _covered(postgres: PostgresResource, embedding: EmbeddingResource,
+                 tuning: RecommenderSettings) -> dg.AssetCheckResult:
+        model_id, dims = active_model(postgres, embedding)
+        with postgres.connect() as conn:
+            found = coverage.measure(conn, kind, model_id, dims, N_BUCKETS, range(N_BUCKETS),
+                                     embedding.item_limit or None)
+        return dg.AssetCheckResult(passed=found.passes(tuning.coverage_threshold), metadata={
+            **found.metadata(), "threshold": tuning.coverage_threshold, "model_id": model_id})
+
+    return _covered
+
+
 film_index_recall = _recall_check("film")
 netflix_index_recall = _recall_check("netflix")
 movielens_index_recall = _recall_check("movielens")
+film_catalogue_covered = _catalogue_check("film")
+netflix_catalogue_covered = _catalogue_check("netflix")
+movielens_catalogue_covered = _catalogue_check("movielens")

@@ -20,7 +20,8 @@ ASSET_KW = dict(group_name=GROUP, owners=OWNERS, retry_policy=DB_RETRY, pool=DB_
 
 
 @dg.asset(
-    deps=["film_embeddings", "dvdrental"], kinds={"pgvector", "postgres", "numpy"}, code_version="1", **ASSET_KW,
+    deps=["film_embeddings", "film_vector_index", "dvdrental"], kinds={"pgvector", "postgres", "numpy"},
+    code_version="1", **ASSET_KW,
     description="Per customer, the mean of the vectors of the films they rented (seed 000), optionally "
     "recency-weighted, in `movrec.customer_profiles`; customers without a usable profile are counted with "
     "the reason in `movrec.profile_gaps`.",

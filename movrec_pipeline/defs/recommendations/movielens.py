@@ -20,7 +20,7 @@ COMMON = dict(owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL, code_version="
 
 
 @dg.asset(
-    deps=["movielens_ratings", "movielens_movie_embeddings"], group_name="recommendations",
+    deps=["movielens_ratings", "movielens_movie_embeddings", "movielens_vector_index"], group_name="recommendations",
     kinds={"postgres", "numpy", "scipy"}, automation_condition=DOWNSTREAM, **COMMON,
     description="Top-k unseen movies for every MovieLens user: EASE on recency- and rating-weighted history "
     "for rated movies, text vectors (ridge-mapped into the EASE score space) for cold movies; each pick "

@@ -1,4 +1,4 @@
-"""Source assets: the dvdrental restore, the Netflix titles and MovieLens, each loaded atomically."""
+"""Source assets: dvdrental, the Netflix titles and MovieLens, each staged, audited, then published atomically."""
 
 from collections.abc import Iterator
 
@@ -9,12 +9,13 @@ from movrec_pipeline.defs.failures import permanent_errors
 from movrec_pipeline.defs.metadata import column_schema, preview
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, OWNERS
 from movrec_pipeline.defs.resources import DataDirResource, PostgresResource
+from movrec_pipeline.defs.sources import audits, files
 from movrec_pipeline.defs.sources import dvdrental_restore as dvd
-from movrec_pipeline.defs.sources import files
 from movrec_pipeline.defs.sources import movielens_csv as ml_clean
 from movrec_pipeline.defs.sources import netflix_csv as nf_clean
+from movrec_pipeline.defs.sources.loading import SourceLoadConfig, audit_failure, load_and_publish
 from movrec_pipeline.warehouse import sqlfiles
-from movrec_pipeline.warehouse.tables import replace_quarantine, replace_rows
+from movrec_pipeline.warehouse.tables import replace_quarantine
 
 GROUP = "sources"
 
@@ -25,21 +26,34 @@ def _locate(data: DataDirResource, spec: files.DataFile, *alternatives: str):
 
 
 @dg.asset(
-    group_name=GROUP, kinds={"postgres"}, owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY,
-    description="The dvdrental sample database restored with pg_restore into schema `dvdrental` "
-    "(restored aside, then swapped in one transaction).",
+    group_name=GROUP, kinds={"postgres"}, owners=OWNERS, code_version="2", pool=DB_POOL, retry_policy=DB_RETRY,
+    description="The dvdrental sample database (pg_restore archive: tar, zip, custom or directory format) "
+    "restored aside into schema `dvdrental_next`, audited (GX, shrink guard), then swapped in for `dvdrental` "
+    "in one transaction.",
 )
-def dvdrental(context: dg.AssetExecutionContext, postgres: PostgresResource,
+def dvdrental(context: dg.AssetExecutionContext, config: SourceLoadConfig, postgres: PostgresResource,
               data: DataDirResource) -> dg.MaterializeResult:
+    reports: list[audits.AuditReport] = []
+
+    def audit(conn, schema: str) -> None:
+        staged = {t: (schema, t) for t in ("film", "rental", "inventory", "customer")}
+        report = audits.audit(conn, postgres.url(), "dvdrental", staged, max_shrink=config.max_shrink,
+                              allow_shrink=config.allow_shrink or audits.allow_shrink_from_env())
+        reports.append(report)
+        if not report.passed:
+            raise audit_failure(report, "dvdrental")
+
     with permanent_errors():
-        archive = _locate(data, files.DVDRENTAL, "dvdrental.zip")
-        counts = dvd.restore(archive, postgres.url(), postgres.pg_bin("pg_restore"), postgres.pg_bin("pg_dump"))
+        archive = files.find_dvdrental(data.path(), paths.download_cache_dir(), allow_download=data.allow_download)
+        counts = dvd.restore(archive, postgres.url(), postgres.pg_bin("pg_restore"), postgres.pg_bin("pg_dump"),
+                             audit=audit)
     context.log.info("restored %s: %s", archive.name, counts)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["film"],
         **{f"{table}_rows": n for table, n in counts.items()},
         "archive": archive.name,
-        "archive_sha256": files.sha256_of(archive),
+        "archive_format": dvd.archive_format(archive),
+        "archive_sha256": files.sha256_of(archive) if archive.is_file() else "(directory-format dump)",
         "dagster/column_schema": column_schema([("film_id", "integer"), ("title", "text"),
                                                 ("description", "text"), ("release_year", "integer"),
                                                 ("rating", "mpaa_rating")]),
@@ -55,21 +69,26 @@ NETFLIX_COLUMNS = [
 
 
 @dg.asset(
-    group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="1", retry_policy=DB_RETRY,
-    description="Netflix titles (Kaggle shivamb/netflix-shows) as the typed table `netflix.shows`; "
+    group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="2", pool=DB_POOL,
+    retry_policy=DB_RETRY,
+    description="Netflix titles (Kaggle shivamb/netflix-shows) as the typed table `netflix.shows`, staged, "
+    "audited (GX, shrink guard) and swapped in; "
     "rows that cannot be repaired go to `movrec.quarantine` with the reason.",
 )
-def netflix_titles(context: dg.AssetExecutionContext, postgres: PostgresResource,
+def netflix_titles(context: dg.AssetExecutionContext, config: SourceLoadConfig, postgres: PostgresResource,
                    data: DataDirResource) -> dg.MaterializeResult:
     with permanent_errors():
         path = _locate(data, files.NETFLIX)
         parsed = nf_clean.parse_netflix_csv(path)
-    with postgres.connect() as conn, conn.transaction():
-        rows = replace_rows(conn, "netflix", "shows", parsed.shows, [c for c, _ in NETFLIX_COLUMNS])
-        quarantined = replace_quarantine(conn, "netflix_titles", parsed.quarantine)
+    report = load_and_publish(
+        postgres, config, "netflix_titles", "netflix_titles",
+        {"shows": (parsed.shows, [c for c, _ in NETFLIX_COLUMNS])},
+        after=lambda conn: replace_quarantine(conn, "netflix_titles", parsed.quarantine))
+    rows, quarantined = report.staged_rows["shows"], len(parsed.quarantine)
     context.log.info("netflix: %d shows, %d quarantined", rows, quarantined)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": rows,
+        "previously_published_rows": report.published_rows["shows"],
         "quarantined": quarantined,
         "header_rows_dropped": parsed.header_rows_dropped,
         "source_sha256": files.sha256_of(path),
@@ -93,15 +112,16 @@ MOVIELENS_TABLES = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="1",
-                     description=f"MovieLens ml-latest-small `{table}` in `movielens.{table}` (bulk COPY; "
-                     "bad rows quarantined).",
+        dg.AssetSpec(key, group_name=GROUP, kinds={"postgres", "pandas"}, owners=OWNERS, code_version="2",
+                     description=f"MovieLens `{table}` in `movielens.{table}`: bulk COPY into a stage, audited (GX, "
+                     "shrink guard), published with the other MovieLens tables in one transaction; bad rows "
+                     "quarantined.",
                      metadata={"dagster/column_schema": column_schema(cols)})
         for key, (table, cols) in MOVIELENS_TABLES.items()
     ],
-    name="movielens", retry_policy=DB_RETRY, can_subset=False,
+    name="movielens", retry_policy=DB_RETRY, pool=DB_POOL, can_subset=False,
 )
-def movielens(context: dg.AssetExecutionContext, postgres: PostgresResource,
+def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postgres: PostgresResource,
               data: DataDirResource) -> Iterator[dg.MaterializeResult]:
     with permanent_errors():
         paths = {name: _locate(data, spec) for name, spec in files.MOVIELENS.items()}
@@ -113,18 +133,24 @@ def movielens(context: dg.AssetExecutionContext, postgres: PostgresResource,
             "ratings": ml_clean.parse_ratings(paths["ratings"], known),
             "tags": ml_clean.parse_tags(paths["tags"], known),
         }
-    counts: dict[str, tuple[int, int]] = {}
-    with postgres.connect() as conn, conn.transaction():
-        for table in ("tags", "ratings", "links"):  # children first, then the parent, then reload
-            conn.execute(sqlfiles.composed("sources/empty_table", table=("movielens", table)))
-        for key, (table, cols) in MOVIELENS_TABLES.items():
-            rows = replace_rows(conn, "movielens", table, parsed[table].rows, [c for c, _ in cols])
-            counts[key] = (rows, replace_quarantine(conn, key, parsed[table].quarantine))
+
+    def quarantine_and_search(conn) -> None:
+        for key, (table, _) in MOVIELENS_TABLES.items():
+            replace_quarantine(conn, key, parsed[table].quarantine)
+        conn.execute(sqlfiles.load("sources/movielens_search"))  # its view read the tables just replaced
+
+    report = load_and_publish(
+        postgres, config, "MovieLens", "movielens",
+        {table: (parsed[table].rows, [c for c, _ in cols]) for table, cols in MOVIELENS_TABLES.values()},
+        after=quarantine_and_search)
+    counts = {key: (report.staged_rows[table], len(parsed[table].quarantine))
+              for key, (table, _) in MOVIELENS_TABLES.items()}
     for key, (table, _) in MOVIELENS_TABLES.items():
         rows, quarantined = counts[key]
         context.log.info("%s: %d rows, %d quarantined", key, rows, quarantined)
         yield dg.MaterializeResult(asset_key=key, metadata={
             "dagster/row_count": rows,
+            "previously_published_rows": report.published_rows[table],
             "quarantined": quarantined,
             "source_sha256": files.sha256_of(paths[table]),
             "preview": preview(parsed[table].rows),

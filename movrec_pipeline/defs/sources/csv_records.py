@@ -16,6 +16,10 @@ from movrec_pipeline.core.errors import SourceDataError
 
 SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes after decoding with errors="surrogateescape"
 _SNIFF_BYTES = 1 << 16
+# A field longer than this quarantines its record (the reason says so) instead of failing the file; the csv
+# module's own limit is raised far above it so that such a record can be read and set aside.
+MAX_FIELD_CHARS = 131_072
+csv.field_size_limit(1 << 30)
 
 
 class CsvRecord(NamedTuple):
@@ -32,17 +36,34 @@ def is_blank(fields: list[str]) -> bool:
 
 
 def record_problem(fields: list[str]) -> str | None:
-    """'non-UTF-8 bytes' or 'NUL byte in record' when the record cannot be stored as text, else None."""
+    """Why the record cannot be stored as it is (non-UTF-8 bytes, a NUL byte, an oversized field), or None."""
     if any(SURROGATE.search(f) for f in fields):
         return "non-UTF-8 bytes"
     if any("\x00" in f for f in fields):
         return "NUL byte in record"
+    longest = max(map(len, fields), default=0)
+    if longest > MAX_FIELD_CHARS:
+        return f"a field of {longest:,} characters (over the {MAX_FIELD_CHARS:,} limit)"
     return None
 
 
-def text_has_problems(text: str) -> bool:
+def text_has_problems(text: str, lines: list[str] | None = None) -> bool:
     """Cheap whole-file test: can any record need :func:`record_problem`?"""
-    return "\x00" in text or SURROGATE.search(text) is not None
+    if "\x00" in text or SURROGATE.search(text) is not None:
+        return True
+    return lines is not None and max(map(len, lines), default=0) > MAX_FIELD_CHARS
+
+
+def ends_mid_record(lines: list[str]) -> bool:
+    """True when the file's last line has no line terminator: a record there may be cut off."""
+    return bool(lines) and not lines[-1].endswith(("\n", "\r"))
+
+
+def cut_off_error(name: str, line_no: int, got: int, expected: int) -> SourceDataError:
+    """The file error for a last record cut short (an interrupted download or copy), never a quarantine row."""
+    return SourceDataError(
+        f"{name}: the file ends in the middle of a record (line {line_no}: {got} of {expected} fields): it is "
+        "cut off, e.g. an interrupted download; replace it with a complete copy")
 
 
 def read_source_text(path: Path, put_hint: str) -> str:

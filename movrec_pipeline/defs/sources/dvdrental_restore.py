@@ -12,6 +12,7 @@ import os
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -26,7 +27,11 @@ LOCK_KEY = "movrec.dvdrental"
 
 
 def archive_format(path: Path) -> str:
-    """'zip', 'tar' or 'custom' by magic bytes; SourceDataError for anything else."""
+    """'zip', 'tar', 'custom' (by magic bytes) or 'directory' (pg_dump -Fd); SourceDataError for anything else."""
+    if path.is_dir():
+        if (path / "toc.dat").is_file():
+            return "directory"
+        raise SourceDataError(f"{path} is a directory but not a pg_dump directory-format dump (no toc.dat)")
     try:
         head = path.open("rb").read(512)
     except OSError as exc:
@@ -44,7 +49,7 @@ def archive_format(path: Path) -> str:
 
 
 def unpack(path: Path, workdir: Path) -> Path:
-    """The pg_restore-able file: ``path`` itself, or the ``.tar`` inside a zip."""
+    """The pg_restore-able file or directory: ``path`` itself, or the dump inside a zip."""
     if archive_format(path) != "zip":
         return path
     import zipfile
@@ -102,8 +107,15 @@ def drop_stale_scratch(admin: psycopg.Connection) -> list[str]:
     return names
 
 
-def restore(archive: Path, warehouse_url: str, pg_restore: str, pg_dump: str) -> dict[str, int]:
+NEXT_SCHEMA = "dvdrental_next"
+
+
+def restore(archive: Path, warehouse_url: str, pg_restore: str, pg_dump: str,
+            audit: Callable[[psycopg.Connection, str], None] | None = None) -> dict[str, int]:
     """Restore ``archive`` into schema ``dvdrental``; returns row counts of the main tables.
+
+    ``audit(conn, "dvdrental_next")`` runs on the restored schema before the swap; when it raises, the
+    restored schema is dropped and ``dvdrental`` stays exactly as it was.
 
     One restore at a time per server: a session advisory lock (in the maintenance database, so it is
     server-wide like the scratch databases) is held from start to end; it dies with a killed worker.
@@ -137,6 +149,12 @@ def restore(archive: Path, warehouse_url: str, pg_restore: str, pg_dump: str) ->
                 conn.execute("DROP SCHEMA IF EXISTS dvdrental_next CASCADE")
                 _run(pg_restore, ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
                                   str(moved)], warehouse_url)
+                if audit is not None:
+                    try:
+                        audit(conn, NEXT_SCHEMA)
+                    except BaseException:
+                        conn.execute("DROP SCHEMA IF EXISTS dvdrental_next CASCADE")
+                        raise
                 with conn.transaction():
                     conn.execute(sqlfiles.load("sources/dvdrental_swap"))
                 result = counts(conn, "dvdrental")

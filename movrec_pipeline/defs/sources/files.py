@@ -82,6 +82,26 @@ def locate(
     return download(spec, cache_dir)
 
 
+DVDRENTAL_NAMES = ("dvdrental.tar", "dvdrental.zip", "dvdrental.dump", "dvdrental.backup", "dvdrental")
+
+
+def find_dvdrental(data_dir: Path, cache_dir: Path, *, allow_download: bool = True) -> Path:
+    """The dvdrental archive: ``$MOVREC_DVDRENTAL_ARCHIVE``, else the first of ``dvdrental.{tar,zip,dump,backup}``
+    or a directory-format dump ``dvdrental/`` in ``data_dir`` (its format is read from its bytes later),
+    else the verified download."""
+    named = os.environ.get("MOVREC_DVDRENTAL_ARCHIVE")
+    if named:
+        path = Path(named).expanduser()
+        if not path.exists():
+            raise SourceDataError(f"MOVREC_DVDRENTAL_ARCHIVE names {path}, which does not exist")
+        return path
+    for name in DVDRENTAL_NAMES:
+        candidate = data_dir / name
+        if candidate.is_file() or (candidate.is_dir() and (candidate / "toc.dat").is_file()):
+            return candidate
+    return locate(DVDRENTAL, data_dir, cache_dir, allow_download=allow_download)
+
+
 def download(spec: DataFile, cache_dir: Path) -> Path:
     """Fetch ``spec.url`` (a zip), extract ``spec.member`` and keep it only if its sha256 matches."""
     assert spec.url and spec.member

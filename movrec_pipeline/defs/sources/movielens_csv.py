@@ -20,6 +20,8 @@ import pandas as pd
 from movrec_pipeline.core.errors import SourceDataError
 from movrec_pipeline.defs.sources.csv_records import (
     check_header,
+    cut_off_error,
+    ends_mid_record,
     header_names,
     is_blank,
     is_repeated_header,
@@ -153,7 +155,7 @@ def _fast_frame(text: str, lines: list[str], required: tuple[str, ...]) -> pd.Da
     exactly the header's number of fields and none repeats the header. Row ``i`` is then line ``i + 2``.
     """
     n_commas = lines[0].count(",") if lines else -1
-    if '"' in text or text_has_problems(text) or any(line.count(",") != n_commas for line in lines):
+    if '"' in text or text_has_problems(text, lines) or any(line.count(",") != n_commas for line in lines):
         return None
     try:
         frame = pd.read_csv(io.StringIO(text), header=None, dtype=object, keep_default_na=False,
@@ -179,8 +181,8 @@ def _read_table(path: Path, required: tuple[str, ...], key_columns: tuple[str, .
     """Read ``path``, set malformed records aside, return the rest as object columns of str."""
     name = path.name
     text = read_source_text(path, SOURCE_HINT)
-    check_records = text_has_problems(text)
     lines = split_lines(text)
+    check_records = text_has_problems(text, lines)
     if (fast := _fast_frame(text, lines, required)) is not None:
         if fast.empty:
             raise SourceDataError(f"{name}: no data rows (only a header); replace it with a complete copy "
@@ -211,6 +213,8 @@ def _read_table(path: Path, required: tuple[str, ...], key_columns: tuple[str, .
         if problem:
             reason = problem
         elif len(fields) != n_fields:
+            if int(ends[i]) == len(lines) and (ends_mid_record(lines) or ends[i] > starts[i]):
+                raise cut_off_error(name, int(starts[i]), len(fields), n_fields)
             reason = f"expected {n_fields} fields, got {len(fields)}"
         elif is_repeated_header(fields, header_key):
             reason = "repeated header row"

@@ -13,6 +13,8 @@ from movrec_pipeline.core.errors import SourceDataError
 from movrec_pipeline.defs.sources.csv_records import (
     SURROGATE,
     check_header,
+    cut_off_error,
+    ends_mid_record,
     header_names,
     is_blank,
     is_repeated_header,
@@ -254,6 +256,8 @@ def parse_netflix_csv(path: Path, *, repair_mojibake: bool = True) -> NetflixPar
         if problem:
             reasons = [problem]
         elif len(fields) != n_fields:
+            if end_line == len(lines) and (ends_mid_record(lines) or end_line > line_no):
+                raise cut_off_error(name, line_no, len(fields), n_fields)
             reasons = [f"expected {n_fields} fields, got {len(fields)}"]
             if end_line > line_no:
                 reasons.append(f"record spans lines {line_no}-{end_line}: check for an unbalanced quote")

@@ -1,6 +1,7 @@
 -- Full-text search over MovieLens titles, genres and year, and per-movie rating statistics.
--- Idempotent. Applied by movrec_pipeline.query the first time `movrec search` or `movrec browse` finds it
--- missing or outdated (the version is the view's comment); every other query command only reads.
+-- Idempotent. Applied by the MovieLens source asset each time it publishes (in the publishing transaction;
+-- the view depends on the swapped tables), and by movrec_pipeline.query when a warehouse published by an
+-- older version lacks it (the version is the view's comment).
 
 -- array_to_string is STABLE, so the document is built by an IMMUTABLE wrapper (safe: text[] output
 -- does not depend on settings); the GIN index and the search query use the very same expression.

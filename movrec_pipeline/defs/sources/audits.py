@@ -1,0 +1,146 @@
+"""What every source must satisfy, run twice: on the staged tables before they are published (the audit of
+write–audit–publish) and on the published tables as Dagster's blocking asset checks.
+
+Each check is a named query (``sql/sources/<name>.sql``, its tables as placeholders) plus Great Expectations
+run inside PostgreSQL. The audit adds the shrink guard: a load may not remove more than ``max_shrink`` of a
+published table's rows unless the user says so. No Dagster here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+
+from movrec_pipeline.defs.sources import gx_validation as gx
+from movrec_pipeline.defs.sources.gx_validation import Expect
+from movrec_pipeline.warehouse import connection, publish, sqlfiles
+
+TRUE = frozenset({True})
+DEFAULT_MAX_SHRINK = 0.05
+PUBLISHED: dict[str, tuple[str, str]] = {
+    "film": ("dvdrental", "film"), "rental": ("dvdrental", "rental"), "inventory": ("dvdrental", "inventory"),
+    "customer": ("dvdrental", "customer"), "shows": ("netflix", "shows"), "movies": ("movielens", "movies"),
+    "ratings": ("movielens", "ratings"), "links": ("movielens", "links"), "tags": ("movielens", "tags"),
+}
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """One named validation of a source asset: its query's table placeholders and the expectations."""
+
+    name: str
+    asset: str
+    tables: tuple[str, ...]
+    expectations: tuple[Expect, ...]
+    description: str
+
+
+CHECKS: tuple[SourceCheck, ...] = (
+    SourceCheck("dvdrental_films_valid", "dvdrental", ("film",), (
+        Expect("unique", "film_id"), Expect("not_null", "film_id"), Expect("not_null", "title"),
+        Expect("between", "rental_rate", 0, 100), Expect("between", "release_year", 1900, 2100),
+        Expect("row_count_between", min_value=1000)),
+        "Films: unique non-null ids, titles present, sane rental rates and years, at least 1,000 rows."),
+    SourceCheck("dvdrental_rentals_valid", "dvdrental", ("rental", "inventory", "customer", "film"), (
+        Expect("unique", "rental_id"), Expect("in_set", "inventory_known", value_set=TRUE),
+        Expect("in_set", "customer_known", value_set=TRUE), Expect("in_set", "film_known", value_set=TRUE),
+        Expect("row_count_between", min_value=16000)),
+        "Rentals: unique ids; every rental points at known inventory, customer and film; at least 16,000."),
+    SourceCheck("netflix_titles_valid", "netflix_titles", ("shows",), (
+        Expect("unique", "show_id"), Expect("not_null", "show_id"), Expect("not_null", "title"),
+        Expect("in_set", "show_type", value_set=frozenset({"Movie", "TV Show"})),
+        Expect("between", "release_year", 1900, 2100), Expect("between", "duration_minutes", 1, 1000),
+        Expect("between", "seasons", 1, 100), Expect("row_count_between", min_value=8000)),
+        "Shows: unique ids and titles, known types, plausible years/durations, at least 8,000 rows."),
+    SourceCheck("movielens_movies_valid", "movielens_movies", ("movies",), (
+        Expect("unique", "movie_id"), Expect("not_null", "title"), Expect("between", "year", 1870, 2100),
+        Expect("row_count_between", min_value=9000)),
+        "Movies: unique ids, titles present, years in range, at least 9,000 rows."),
+    SourceCheck("movielens_ratings_valid", "movielens_ratings", ("ratings", "movies"), (
+        Expect("not_null", "user_id"), Expect("between", "rating", 0.5, 5.0),
+        Expect("in_set", "movie_known", value_set=TRUE), Expect("row_count_between", min_value=100000)),
+        "Ratings: 0.5–5.0, every rating points at a known movie, at least 100,000 rows."),
+    SourceCheck("movielens_links_valid", "movielens_links", ("links", "movies"), (
+        Expect("unique", "movie_id"), Expect("in_set", "movie_known", value_set=TRUE),
+        Expect("row_count_between", min_value=9000)),
+        "Links: one per movie, all pointing at known movies."),
+    SourceCheck("movielens_tags_valid", "movielens_tags", ("tags", "movies"), (
+        Expect("not_null", "tag"), Expect("in_set", "movie_known", value_set=TRUE),
+        Expect("row_count_between", min_value=1000)),
+        "Tags: non-empty, all pointing at known movies."),
+)
+BY_NAME = {c.name: c for c in CHECKS}
+
+
+def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]] = PUBLISHED) -> list[gx.Outcome]:
+    """The check's expectations on the rows of its query over ``tables`` (published ones by default)."""
+    composed = sqlfiles.composed(f"sources/{check.name}", **{t: tables[t] for t in check.tables})
+    query = composed.as_string(None).strip().rstrip(";")
+    return gx.validate(connection.sqlalchemy_url(url), query, list(check.expectations), check.name)
+
+
+def allow_shrink_from_env() -> bool:
+    return os.environ.get("MOVREC_ALLOW_SHRINK", "").strip().lower() in ("1", "true", "yes")
+
+
+@dataclass
+class AuditReport:
+    """What the audit of one load found: failed expectations, shrinking tables, the staged figures."""
+
+    problems: list[str] = field(default_factory=list)
+    staged_rows: dict[str, int] = field(default_factory=dict)
+    published_rows: dict[str, int] = field(default_factory=dict)
+    outcomes: list[gx.Outcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def message(self, source: str) -> str:
+        """One line: why the load was not published."""
+        return (f"{source} not published, the published tables are unchanged: {'; '.join(self.problems)}")
+
+
+def describe(outcome: gx.Outcome) -> str:
+    """A failed expectation in a few words: what failed, how many rows, a few examples."""
+    if outcome.observed is not None and not outcome.unexpected:
+        return f"{outcome.expectation} failed (observed {outcome.observed})"
+    examples = f", e.g. {', '.join(map(str, outcome.examples[:3]))}" if outcome.examples else ""
+    return f"{outcome.expectation} failed ({outcome.unexpected:,} rows{examples})"
+
+
+def shrink_problem(table: str, published: int, staged: int, max_shrink: float) -> str | None:
+    """Why ``staged`` rows may not replace ``published`` ones, or None when the drop is within bounds."""
+    if published == 0 or staged >= published * (1.0 - max_shrink):
+        return None
+    drop = 1.0 - staged / published
+    return (f"{table} would shrink from {published:,} to {staged:,} rows (-{drop:.1%}, more than {max_shrink:.0%}); "
+            "if that is intended set MOVREC_ALLOW_SHRINK=1 or run config allow_shrink: true")
+
+
+def audit(conn: psycopg.Connection, url: str, asset: str, staged: Mapping[str, tuple[str, str]], *,
+          allow_shrink: bool = False, max_shrink: float = DEFAULT_MAX_SHRINK) -> AuditReport:
+    """Every check of ``asset`` on the staged tables (others published), and the shrink guard per staged table.
+
+    ``staged`` maps placeholders (``shows``, ``ratings`` …) to the staged tables standing in for them.
+    """
+    report = AuditReport()
+    tables = {**PUBLISHED, **staged}
+    for name, table in staged.items():
+        report.staged_rows[name] = publish.row_count(conn, table)
+        report.published_rows[name] = publish.row_count(conn, PUBLISHED[name])
+        if not allow_shrink:
+            problem = shrink_problem(".".join(PUBLISHED[name]), report.published_rows[name],
+                                     report.staged_rows[name], max_shrink)
+            if problem:
+                report.problems.append(problem)
+    for check in CHECKS:
+        if check.asset != asset and not (asset == "movielens" and check.asset.startswith("movielens_")):
+            continue
+        outcomes = run_check(url, check, tables)
+        report.outcomes += outcomes
+        report.problems += [f"{check.name}: {describe(o)}" for o in outcomes if not o.success]
+    return report
