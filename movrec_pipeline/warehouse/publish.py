@@ -82,6 +82,9 @@ def _temp_name(name: str) -> str:
 
 
 def row_count(conn: psycopg.Connection, table: tuple[str, str]) -> int:
+    """Rows of ``table``; 0 when it does not exist yet (nothing published)."""
+    if conn.execute("SELECT to_regclass(%s) IS NULL", (".".join(table),)).fetchone()[0]:
+        return 0
     return int(conn.execute(sqlfiles.composed("warehouse/count_rows", table=table)).fetchone()[0])
 
 

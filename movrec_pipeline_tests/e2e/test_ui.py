@@ -58,8 +58,32 @@ EXPECTED_CHECKS = {
     "dvdrental_films_valid", "dvdrental_rentals_valid", "netflix_titles_valid", "movielens_movies_valid",
     "movielens_ratings_valid", "movielens_links_valid", "movielens_tags_valid", "film_vectors_complete",
     "netflix_vectors_complete", "movielens_vectors_complete", "film_index_recall", "netflix_index_recall",
-    "movielens_index_recall", "ndcg_above_floor",
+    "movielens_index_recall", "ndcg_above_floor", "film_embedding_errors", "netflix_embedding_errors",
+    "movielens_embedding_errors", "film_catalogue_covered", "netflix_catalogue_covered", "movielens_catalogue_covered",
 }
+BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}"""
+BACKFILL_STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status runIds } }
+}"""
+PARTITION_FIGURES = """
+query Figures($partitions: [String!]) {
+  assetNodeOrError(assetKey: {path: ["netflix_embeddings"]}) {
+    ... on AssetNode {
+      assetMaterializations(partitions: $partitions) {
+        partition runId metadataEntries { label ... on IntMetadataEntry { intValue } }
+      }
+    }
+  }
+}"""
 
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -216,6 +240,31 @@ class DevServer:
         result = self.gql(LAUNCH, {"params": params})["launchPipelineExecution"]
         assert result["__typename"] == "LaunchRunSuccess", result
         return result["run"]["runId"]
+
+    def change_one_show(self) -> tuple[int, str]:
+        """Change the description of one embedded Netflix show; returns its bucket and id."""
+        import psycopg
+
+        from movrec_pipeline.defs.embeddings.texts import bucket_of
+        from movrec_pipeline.warehouse import embedded
+
+        url = embedded.server_uri(self.home / "pgdata", database="movrec")
+        with psycopg.connect(url) as conn:
+            show_id = conn.execute("SELECT item_key FROM movrec.item_embeddings WHERE item_kind = 'netflix' "
+                                   "ORDER BY item_key LIMIT 1").fetchone()[0]
+            conn.execute("UPDATE netflix.shows SET description = description || ' (director''s cut)' "
+                         "WHERE show_id = %s", (show_id,))
+        return bucket_of(show_id, 32), show_id
+
+    def wait_backfill(self, backfill_id: str, timeout: float = RUN_TIMEOUT_S) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.alive()
+            status = self.gql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+            if status.get("status") not in (None, "REQUESTED", "CANCELING"):
+                return status
+            time.sleep(2)
+        raise AssertionError(f"backfill {backfill_id} did not finish in {timeout} s:\n{self.log_tail()}")
 
     def wait_run(self, run_id: str, timeout: float = RUN_TIMEOUT_S) -> dict:
         deadline = time.monotonic() + timeout
@@ -415,7 +464,28 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
     embedded = {name: meta["embedded"] for name, meta in latest.items() if "embedded" in meta}
     assert embedded == dict.fromkeys(("film_embeddings", "netflix_embeddings", "movielens_movie_embeddings"), "0")
 
-    # 3. The UI in a real browser: the asset graph and one asset's page.
+    # 3. One show's text changes; an asset backfill of three buckets (one run, the backfill policy) re-embeds it,
+    #    and the partitions page's data (GraphQL) shows each bucket's own figures, not the run's totals.
+    bucket, show_id = dev_server.change_one_show()
+    keys = [f"b{(bucket + d) % 32:02d}" for d in (-1, 0, 1)]
+    backfill = dev_server.gql(BACKFILL, {"params": {"partitionNames": keys,
+                                                    "assetSelection": [{"path": ["netflix_embeddings"]}]}})
+    backfill = backfill["launchPartitionBackfill"]
+    assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+    status = dev_server.wait_backfill(backfill["backfillId"])
+    assert status["status"] == "COMPLETED_SUCCESS", status
+    assert len(status["runIds"]) == 1, status  # single-run backfill policy
+    events = dev_server.gql(PARTITION_FIGURES, {"partitions": keys})["assetNodeOrError"]["assetMaterializations"]
+    figures = {}
+    for event in events:
+        if event["runId"] == status["runIds"][0]:
+            figures[event["partition"]] = {e["label"]: e.get("intValue") for e in event["metadataEntries"]}
+    assert {k: figures[k]["embedded"] for k in keys} == {k: int(k == f"b{bucket:02d}") for k in keys}, figures
+    assert all(figures[k]["run_embedded"] == 1 for k in keys)  # the run's total stays beside each bucket's own
+    timings.append(f"backfill of {keys} after changing show {show_id}: per-bucket embedded "
+                   f"{[figures[k]['embedded'] for k in keys]}")
+
+    # 4. The UI in a real browser: the asset graph and one asset's page.
     shots = browse(dev_server)
     timings.append(f"screenshots: {', '.join(str(p.relative_to(PROJECT_DIR)) for p in shots)}")
     write_timings(timings)

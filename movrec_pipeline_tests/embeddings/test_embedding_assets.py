@@ -58,12 +58,12 @@ def test_full_backfill_then_second_run_makes_no_calls(loaded_sources, warehouse_
     instance = dg.DagsterInstance.ephemeral()
     first = materialize(TEXT_ASSETS, fake_provider(fake), partition_range=ALL, instance=instance)
     assert first.success, step_errors(first)
-    assert {a: metadata(first, a)["embedded"] for a in ("film_embeddings", "netflix_embeddings",
+    assert {a: metadata(first, a)["run_embedded"] for a in ("film_embeddings", "netflix_embeddings",
                                                        "movielens_movie_embeddings")} == {
         "film_embeddings": 1000, "netflix_embeddings": 8809, "movielens_movie_embeddings": 9742}
     assert (vector_count(warehouse_url, "film"), vector_count(warehouse_url, "netflix"),
             vector_count(warehouse_url, "movielens")) == (1000, 8809, 9742)
-    assert all(check_results(first).values()) and len(check_results(first)) == 3
+    assert all(check_results(first).values()) and len(check_results(first)) == 6  # coverage + errors, x3
     assert instance.get_materialized_partitions(dg.AssetKey("netflix_embeddings")) == set(
         BUCKETS.get_partition_keys())
 
@@ -71,8 +71,8 @@ def test_full_backfill_then_second_run_makes_no_calls(loaded_sources, warehouse_
     second = materialize(TEXT_ASSETS, fake_provider(fake), partition_range=ALL)
     assert second.success, step_errors(second)
     assert fake.stats["requests"] == 0
-    assert metadata(second, "netflix_embeddings")["embedded"] == 0
-    assert metadata(second, "netflix_embeddings")["skipped_unchanged"] == 8809
+    assert metadata(second, "netflix_embeddings")["run_embedded"] == 0
+    assert metadata(second, "netflix_embeddings")["run_skipped_unchanged"] == 8809
 
 
 def test_changed_description_reembeds_exactly_one_item(loaded_sources, warehouse_url: str,
@@ -90,7 +90,7 @@ def test_changed_description_reembeds_exactly_one_item(loaded_sources, warehouse
                             partition_range=(bucket, bucket))
         assert again.success, step_errors(again)
         meta = metadata(again, "netflix_embeddings")
-        assert meta["embedded"] == 1 and meta["provider_requests"] == 1
+        assert meta["embedded"] == meta["run_embedded"] == 1 and meta["provider_requests"] == 1
         assert fake.stats["inputs_embedded"] == 1
     finally:
         with psycopg.connect(warehouse_url) as conn:
@@ -102,7 +102,7 @@ def test_model_switch_keeps_old_vectors(loaded_sources, warehouse_url: str, fake
     assert materialize(sel, fake_provider(fake), partition_range=ALL).success
     switched = materialize(sel, fake_provider(fake, dimensions=32), partition_range=ALL)
     assert switched.success, step_errors(switched)
-    assert metadata(switched, "film_embeddings")["embedded"] == 1000
+    assert metadata(switched, "film_embeddings")["run_embedded"] == 1000
     assert vector_count(warehouse_url, "film", 64) == 1000
     assert vector_count(warehouse_url, "film", 32) == 1000
 

@@ -181,7 +181,7 @@ PERMANENT = {
     "400 too long": ({"max_input_chars": 5}, "rejected the input \\(400"),
     "404 unknown model": ({"models": {"other-model"}}, "404 for model 'fake-embed'"),
     "403": ({"force_status": 403}, "refused access \\(403\\)"),
-    "422": ({"force_status": 422}, "rejected the request \\(422"),
+    "422": ({"force_status": 422}, "rejected the input \\(422"),
 }
 
 

@@ -266,7 +266,7 @@ def faults(fault_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     """``fault_server`` reset to healthy before and after the test."""
     healthy = dict(latency_s=0.0, fail_rate_429=0.0, fail_rate_500=0.0, fail_rate_503=0.0, hang_rate=0.0,
                    retry_after=None, retry_after_ms=None, wrong_dimensions=False, nan=False, empty_data=False,
-                   require_api_key=None, models=None, force_status=None, seed=0)
+                   require_api_key=None, models=None, force_status=None, reject=(), seed=0)
     fault_server.configure(**healthy)
     fault_server.reset_stats()
     yield fault_server

@@ -133,7 +133,7 @@ def test_connection_cut_mid_embedding_transaction(baseline, faults) -> None:
     assert len(retried) == 1 and "terminating connection due to administrator command" in retried[0], retried
     mats = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
     meta = {k: v.value for k, v in mats[-1].metadata.items()}
-    assert (meta["skipped_unchanged"], meta["embedded"]) == (4 * batch, KIND_ITEMS["film"] - 4 * batch)
+    assert (meta["run_skipped_unchanged"], meta["run_embedded"]) == (4 * batch, KIND_ITEMS["film"] - 4 * batch)
     diff = compare_vectors(url, "film", mid, baseline.model_id)
     assert diff == {"extra": 0, "missing": 0, "different": 0, "rows": KIND_ITEMS["film"]}, diff
     FIGURES.fault("connection cut mid-transaction (embedding batch)", True, diff["missing"])

@@ -61,7 +61,7 @@ def test_kill_mid_embedding_partition(baseline: Baseline, faults) -> None:
                         {"embedding": embedding_resource(faults.base_url, version)}, partition_range=FULL_RANGE)
     assert rerun.success, step_errors(rerun)
     meta = metadata(rerun, "netflix_embeddings")
-    assert (meta["skipped_unchanged"], meta["embedded"]) == (partial, KIND_ITEMS["netflix"] - partial)
+    assert (meta["run_skipped_unchanged"], meta["run_embedded"]) == (partial, KIND_ITEMS["netflix"] - partial)
     diff = compare_vectors(url, "netflix", mid, baseline.model_id)
     assert diff == {"extra": 0, "missing": 0, "different": 0, "rows": KIND_ITEMS["netflix"]}, diff
     FIGURES.fault("SIGKILL mid embedding partition", True, diff["missing"])

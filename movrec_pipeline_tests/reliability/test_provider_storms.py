@@ -57,7 +57,7 @@ def test_provider_storm_embeds_everything(baseline, faults, name: str) -> None:
     if step_retries == 0:  # one attempt: its counters are the whole story
         assert meta["provider_retries"] == stats["retry_requests"] > 0, (meta, stats)
         assert meta["provider_requests"] == stats["requests"]
-        assert meta["embedded"] == KIND_ITEMS["film"]
+        assert meta["run_embedded"] == KIND_ITEMS["film"]
     else:  # the last attempt counts its own calls only
         assert meta["provider_retries"] <= stats["retry_requests"]
     diff = compare_vectors(baseline.url, "film", model_id(baseline.url, version), baseline.model_id)

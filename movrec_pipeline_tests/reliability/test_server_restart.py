@@ -61,7 +61,7 @@ def test_server_stopped_under_a_running_pipeline_then_started(baseline, faults) 
     rerun = Worker(spec).result()
     assert rerun["success"], rerun["errors"]
     assert embedded.is_running()
-    partial = rerun["metadata"]["netflix_embeddings"]["skipped_unchanged"]
+    partial = rerun["metadata"]["netflix_embeddings"]["run_skipped_unchanged"]
     assert partial > 0 and partial % batch == 0  # whole batches survived the stop
     diff = compare_vectors(url, "netflix", mid, baseline.model_id)
     assert diff == {"extra": 0, "missing": 0, "different": 0, "rows": KIND_ITEMS["netflix"]}, diff

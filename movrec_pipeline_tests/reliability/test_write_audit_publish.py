@@ -95,17 +95,18 @@ CASES: dict[str, tuple[str, Callable[[Path], None], str]] = {
         "movielens_ratings", lambda d: cut(d / ML / "ratings.csv", 0.7, at_line=True) or
         (d / ML / "ratings.csv").write_bytes((d / ML / "ratings.csv").read_bytes() + b"610,168"),
         "ratings.csv: the file ends in the middle of a record"),
-    "movies with every year out of range (GX)": (
-        "movielens_movies", lambda d: (d / ML / "movies.csv").write_text(
-            (d / ML / "movies.csv").read_text(encoding="utf-8").replace("(19", "(29"), encoding="utf-8"),
-        "movielens_movies_valid: expect_column_values_to_be_between(year) failed"),
+    "movies cut to a tenth (GX row-count floor, whatever the shrink setting)": (
+        "movielens_movies", lambda d: cut(d / ML / "movies.csv", 0.1, at_line=True),
+        "movielens_movies_valid: expect_table_row_count_to_be_between failed (observed"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_file_leaves_published_tables_untouched(case: str, published, bad_dir: Path,
-                                                     warehouse_url: str) -> None:
+                                                     warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     asset, damage, expected = CASES[case]
+    if "whatever the shrink setting" in case:
+        monkeypatch.setenv("MOVREC_ALLOW_SHRINK", "1")
     damage(bad_dir)
     message = refusal(load(asset, bad_dir))
     assert expected in message, message
@@ -116,13 +117,18 @@ def test_bad_file_leaves_published_tables_untouched(case: str, published, bad_di
 
 def test_shrink_is_published_when_the_user_says_so(published, bad_dir: Path, warehouse_url: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    cut(bad_dir / "netflix_titles.csv", 0.5, at_line=True)
+    original = (bad_dir / "netflix_titles.csv").read_bytes()
+    cut(bad_dir / "netflix_titles.csv", 0.93, at_line=True)  # -7 %: above the GX floor of 8,000, over 5 %
+    assert "would shrink from 8,809" in refusal(load("netflix_titles", bad_dir))
     config = {"ops": {"netflix_titles": {"config": {"allow_shrink": True}}}}
     result = load("netflix_titles", bad_dir, run_config=config)
     assert result.success, step_errors(result)
-    assert 4000 < one(warehouse_url, "SELECT count(*) FROM netflix.shows") < 8809
-    monkeypatch.setenv("MOVREC_ALLOW_SHRINK", "1")  # the environment variable does the same
-    cut(bad_dir / "netflix_titles.csv", 0.5, at_line=True)
+    shrunk = one(warehouse_url, "SELECT count(*) FROM netflix.shows")
+    assert 8000 < shrunk < 8809 * 0.95, shrunk
+    (bad_dir / "netflix_titles.csv").write_bytes(original)
+    assert load("netflix_titles", bad_dir).success  # growing back needs no permission
+    monkeypatch.setenv("MOVREC_ALLOW_SHRINK", "1")  # the environment variable does what the run config does
+    cut(bad_dir / "netflix_titles.csv", 0.93, at_line=True)
     assert load("netflix_titles", bad_dir).success
     FIGURES.cases["wap: shrink published when allowed (run config, MOVREC_ALLOW_SHRINK)"] = True
 

@@ -188,7 +188,7 @@ def sync_buckets(conn: psycopg.Connection, embedder: Embedder, *, kind: str, mod
         batch = todo[start:start + batch_size]
         prepared = [truncate(it.text) if truncate else (it.text, False) for it in batch]
         t0 = time.perf_counter()
-        result = isolator.embed([t for t, _ in prepared])
+        result = isolator.embed([t for t, _ in prepared], [it.key in errors for it in batch])
         report.seconds_embedding += time.perf_counter() - t0
         done = sorted(result.vectors)
         if done:

@@ -78,7 +78,8 @@ BY_NAME = {c.name: c for c in CHECKS}
 def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]] = PUBLISHED) -> list[gx.Outcome]:
     """The check's expectations on the rows of its query over ``tables`` (published ones by default)."""
     composed = sqlfiles.composed(f"sources/{check.name}", **{t: tables[t] for t in check.tables})
-    query = composed.as_string(None).strip().rstrip(";")
+    lines = [ln for ln in composed.as_string(None).splitlines() if not ln.lstrip().startswith("--")]
+    query = "\n".join(lines).strip().rstrip(";")  # GX wants a bare SELECT: no comments, no semicolon
     return gx.validate(connection.sqlalchemy_url(url), query, list(check.expectations), check.name)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,9 +59,18 @@ def _context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    warnings.filterwarnings("ignore", message=".*generic SQLDatasource.*")  # ours has no host (Unix socket)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     return ctx
+
+
+@functools.cache
+def _datasource(sqlalchemy_url: str):
+    """One GX SQL datasource (one SQLAlchemy engine, two pooled connections at most) per warehouse and process."""
+    os.environ[URL_VARIABLE] = sqlalchemy_url
+    return _context().data_sources.add_sql(f"warehouse_{next(_counter)}", connection_string=f"${{{URL_VARIABLE}}}",
+                                           kwargs={"pool_size": 1, "max_overflow": 1})
 
 
 def validate(sqlalchemy_url: str, query: str, expectations: list[Expect], name: str) -> list[Outcome]:
@@ -68,14 +78,17 @@ def validate(sqlalchemy_url: str, query: str, expectations: list[Expect], name: 
     metrics leaves the database, so the cost grows with one scan of the rows, not with their transfer."""
     import great_expectations as gx
 
-    ctx = _context()
-    os.environ[URL_VARIABLE] = sqlalchemy_url
-    source = ctx.data_sources.add_sql(f"{name}_{next(_counter)}", connection_string=f"${{{URL_VARIABLE}}}")
-    batch = source.add_query_asset(name=name, query=query).add_batch_definition_whole_table("all").get_batch()
-    suite = gx.ExpectationSuite(name=f"{name}_suite_{next(_counter)}")
-    for e in expectations:
-        suite.add_expectation(_build(e))
-    result = batch.validate(suite)
+    source = _datasource(sqlalchemy_url)
+    asset_name = f"{name}_{next(_counter)}"
+    asset = source.add_query_asset(name=asset_name, query=query)
+    try:
+        batch = asset.add_batch_definition_whole_table("all").get_batch()
+        suite = gx.ExpectationSuite(name=f"{asset_name}_suite")
+        for e in expectations:
+            suite.add_expectation(_build(e))
+        result = batch.validate(suite)
+    finally:
+        source.delete_asset(asset_name)
     outcomes = []
     for r in result.results:
         cfg = r.expectation_config
