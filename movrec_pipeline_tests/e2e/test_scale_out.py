@@ -170,7 +170,7 @@ def test_concurrent_bucket_runs_equal_a_single_run(loaded_sources, warehouse_url
         resources={"embedding": EmbeddingResource(provider="openai", model=MODEL_SINGLE, base_url=fake.base_url,
                                                   dimensions=64, item_limit=0)})
     assert single.success, step_errors(single)
-    assert check_results(single) == {"netflix_vectors_complete": True}
+    assert check_results(single) == {"netflix_vectors_complete": True, "netflix_embedding_errors": True}
 
     split, whole = model_vectors(warehouse_url, MODEL_SPLIT), model_vectors(warehouse_url, MODEL_SINGLE)
     assert len(split) == len(whole) == NETFLIX_ITEMS

@@ -72,7 +72,7 @@ mutation Backfill($params: LaunchBackfillParams!) {
 }"""
 BACKFILL_STATUS = """
 query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status runIds } }
+  partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status runs { runId } } }
 }"""
 PARTITION_FIGURES = """
 query Figures($partitions: [String!]) {
@@ -474,11 +474,12 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
     assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
     status = dev_server.wait_backfill(backfill["backfillId"])
     assert status["status"] == "COMPLETED_SUCCESS", status
-    assert len(status["runIds"]) == 1, status  # single-run backfill policy
+    run_ids = [r["runId"] for r in status["runs"]]
+    assert len(run_ids) == 1, status  # single-run backfill policy
     events = dev_server.gql(PARTITION_FIGURES, {"partitions": keys})["assetNodeOrError"]["assetMaterializations"]
     figures = {}
     for event in events:
-        if event["runId"] == status["runIds"][0]:
+        if event["runId"] == run_ids[0]:
             figures[event["partition"]] = {e["label"]: e.get("intValue") for e in event["metadataEntries"]}
     assert {k: figures[k]["embedded"] for k in keys} == {k: int(k == f"b{bucket:02d}") for k in keys}, figures
     assert all(figures[k]["run_embedded"] == 1 for k in keys)  # the run's total stays beside each bucket's own

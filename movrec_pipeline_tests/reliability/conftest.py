@@ -251,6 +251,7 @@ def drop_suite_models(url: str) -> None:
                                         "indexname ~ %s", (rf"^item_emb_[a-z]+_m{mid}_",)).fetchall():
                 conn.execute(sql.SQL("DROP INDEX IF EXISTS movrec.{}").format(sql.Identifier(name)))
         conn.execute("DELETE FROM movrec.item_embeddings WHERE model_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM movrec.embedding_errors WHERE model_id = ANY(%s)", (ids,))
         conn.execute("DELETE FROM movrec.embedding_models WHERE model_id = ANY(%s)", (ids,))
 
 

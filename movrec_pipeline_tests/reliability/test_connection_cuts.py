@@ -71,7 +71,7 @@ def retry_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return out
 
 
-def test_connection_cut_mid_copy_of_a_source_load(baseline, tmp_path: Path) -> None:
+def test_connection_cut_mid_publish_of_a_source_load(baseline, tmp_path: Path) -> None:
     url = baseline.url
     folder = tmp_path / "data"
     folder.mkdir()
@@ -79,13 +79,14 @@ def test_connection_cut_mid_copy_of_a_source_load(baseline, tmp_path: Path) -> N
     newline = b"\r\n" if b"\r\n" in real[:5000] else b"\n"
     (folder / "netflix_titles.csv").write_bytes(real.rstrip(b"\r\n") + newline + EXTRA_SHOW.encode() + newline)
 
-    blocker = psycopg.connect(url)  # an uncommitted s99999: the COPY of the new table waits on its key
+    blocker = psycopg.connect(url)  # an uncommitted row in the published table: the swap waits for its lock
     try:
         blocker.execute("INSERT INTO netflix.shows (show_id, show_type, title) VALUES ('s99999', 'Movie', 'x')")
         run = Background(dg.AssetSelection.assets("netflix_titles"),
                          {"data": DataDirResource(data_dir=str(folder), allow_download=False)})
-        where = "application_name = 'movrec' AND wait_event_type = 'Lock' AND query LIKE 'COPY \"netflix\"%%'"
-        copying = wait_for(lambda: activity(url, where) or not run.thread.is_alive(), 120, "the COPY to wait")
+        where = ("application_name = 'movrec' AND wait_event_type = 'Lock' "
+                 "AND query LIKE '%%DROP TABLE IF EXISTS \"netflix\".\"shows\"%%'")
+        copying = wait_for(lambda: activity(url, where) or not run.thread.is_alive(), 120, "the swap to wait")
         assert run.thread.is_alive(), step_errors(run.join())
         assert terminate(url, copying[0][0])
         # the cut transaction is gone without a trace: the previous complete table is what readers see

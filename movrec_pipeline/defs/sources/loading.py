@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
@@ -73,7 +74,8 @@ def load_and_publish(postgres: PostgresResource, config: SourceLoadConfig, sourc
                 raise audit_failure(report, source)
             publish.publish(conn, list(stages.values()), after=after)
         finally:
-            for stage in stages.values():
-                publish.drop_stage(conn, stage)  # nothing left once published (the stage moved into place)
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"movrec.load.{source}",))
+            with contextlib.suppress(psycopg.Error):  # a cut connection: the next load drops the stages itself
+                for stage in stages.values():
+                    publish.drop_stage(conn, stage)  # nothing left once published (the stage moved into place)
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"movrec.load.{source}",))
     return report
