@@ -1,0 +1,186 @@
+"""A seeded generator of MovieLens-format data at any shape (users, movies, ratings), in GroupLens's layout.
+
+    python bench/synthetic_movielens.py OUT_DIR --users 200948 --movies 87585 --ratings 32000204 [--seed 0]
+
+writes ``OUT_DIR/movies.csv, ratings.csv, links.csv, tags.csv`` (the headers, quoting and value formats of
+the real files). What matters for cost and quality is modelled:
+
+* **item popularity** is Zipf-like (weight ∝ rank^-1.1 over a random permutation of the movies);
+* **user activity** is log-normal with at least 20 ratings each (as every MovieLens user has), scaled so the
+  ratings add up to exactly ``--ratings``;
+* **latent structure**: 24 taste clusters over the 20 MovieLens genres; a movie's genres and title words come
+  from its cluster (so text vectors carry signal too); a user mixes two clusters and drifts from the first to
+  the second over time (so recent history predicts the future, as on a temporal split);
+* **ratings** 0.5–5.0 in half steps from user and movie biases plus taste affinity; **timestamps** in per-user
+  time order between 1995-01-09 and 2023-10-12; **tags** (about one per 16 ratings) and **links**.
+
+Memory and time grow linearly with the ratings (chunks of users are generated and written in turn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+          "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+WORDS = {  # title words by genre: a text model can tell clusters apart
+    "Action": "Fury Strike Mission Force Chase Vengeance", "Adventure": "Quest Journey Island Treasure Lost Voyage",
+    "Animation": "Toon Pixel Dream Tales Little Magic", "Children": "Puppy Friends Family Holiday Kids Birthday",
+    "Comedy": "Wedding Crazy Weekend Roommates Party Trouble", "Crime": "Heist Mob Gangster Alibi Cartel Witness",
+    "Documentary": "Inside Truth Story Planet Voices Portrait", "Drama": "Silence Letters Winter Promise Home Time",
+    "Fantasy": "Dragon Kingdom Sword Wizard Realm Legend", "Film-Noir": "Shadow Dame Night Smoke Detective Rain",
+    "Horror": "Haunting Curse Blood Cabin Scream Demon", "IMAX": "Giant Ocean Sky Wild Deep Summit",
+    "Musical": "Song Dance Stage Melody Broadway Rhythm", "Mystery": "Secret Riddle Clue Vanishing Puzzle Key",
+    "Romance": "Love Kiss Heart Paris Summer Bride", "Sci-Fi": "Galaxy Robot Star Planet Future Alien",
+    "Thriller": "Target Danger Conspiracy Edge Panic Hunt", "War": "Battle Front Soldier Empire Siege Glory",
+    "Western": "Outlaw Frontier Sheriff Canyon Ranch Gunslinger",
+}
+N_CLUSTERS = 24
+START, END = 789_652_009, 1_697_155_200  # 1995-01-09 .. 2023-10-13 (MovieLens 32M's span), epoch seconds
+MIN_RATINGS = 20
+SHAPES = {"ml-32m": (200_948, 87_585, 32_000_204), "ml-25m": (162_541, 62_423, 25_000_095),
+          "ml-latest-small": (610, 9_742, 100_836)}
+
+
+def user_activity(rng: np.random.Generator, n_users: int, n_ratings: int, n_movies: int) -> np.ndarray:
+    """Ratings per user: >= 20, log-normal above that, summing exactly to ``n_ratings``."""
+    extra_total = n_ratings - MIN_RATINGS * n_users
+    if extra_total < 0:
+        raise SystemExit(f"{n_ratings:,} ratings cannot give {n_users:,} users 20 each")
+    cap = min(n_movies, 20_000) - MIN_RATINGS
+    raw = rng.lognormal(mean=0.0, sigma=1.25, size=n_users)
+    extra = np.minimum(np.floor(raw / raw.sum() * extra_total), cap).astype(np.int64)
+    short = extra_total - int(extra.sum())
+    while short > 0:  # hand out what rounding and the cap left, to users still below the cap
+        room = np.flatnonzero(extra < cap)
+        take = rng.choice(room, size=min(short, len(room)), replace=False)
+        extra[take] += 1
+        short -= len(take)
+    return MIN_RATINGS + extra
+
+
+def catalogue(rng: np.random.Generator, n_movies: int):
+    """Movie ids, cluster, genres, title, year and popularity weight."""
+    ids = np.sort(rng.choice(np.arange(1, max(3 * n_movies, 300_000)), size=n_movies, replace=False))
+    cluster_genres = [rng.choice(len(GENRES), size=rng.integers(1, 4), replace=False) for _ in range(N_CLUSTERS)]
+    cluster = rng.integers(0, N_CLUSTERS, size=n_movies)
+    years = np.clip(rng.normal(2002, 14, size=n_movies).round(), 1902, 2023).astype(int)
+    popularity = np.empty(n_movies)
+    popularity[rng.permutation(n_movies)] = (np.arange(1, n_movies + 1)) ** -1.1
+    titles, genres = [], []
+    for i in range(n_movies):
+        own = list(cluster_genres[cluster[i]])
+        if rng.random() < 0.3:
+            own.append(int(rng.integers(len(GENRES))))
+        names = sorted({GENRES[g] for g in own})
+        words = [w for g in names for w in WORDS[g].split()]
+        title = " ".join(rng.choice(words, size=rng.integers(1, 4), replace=False))
+        titles.append(f"{title} {ids[i] % 97 or ''}".strip() + f" ({years[i]})")
+        genres.append("|".join(names))
+    return ids, cluster, years, popularity / popularity.sum(), titles, genres
+
+
+def write_movies(out: Path, ids, titles, genres) -> None:
+    with (out / "movies.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["movieId", "title", "genres"])
+        writer.writerows(zip(ids.tolist(), titles, genres, strict=True))
+    with (out / "links.csv").open("w", newline="", encoding="utf-8") as fh:
+        fh.write("movieId,imdbId,tmdbId\n")
+        for i, mid in enumerate(ids.tolist()):
+            fh.write(f"{mid},{100000 + 7 * mid:07d},{10000 + 3 * mid + i % 3}\n")
+
+
+def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int = 0,
+             chunk_users: int = 20_000) -> dict[str, float]:
+    """Write the four files; returns figures (seconds, counts)."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ids, cluster, years, popularity, titles, genres = catalogue(rng, n_movies)
+    write_movies(out, ids, titles, genres)
+    counts = user_activity(rng, n_users, n_ratings, n_movies)
+    # per cluster: the movies' popularity tilted towards the cluster (taste), as a cumulative distribution
+    affinity = np.where(cluster[None, :] == np.arange(N_CLUSTERS)[:, None], 12.0, 1.0)
+    cdf = np.cumsum(popularity[None, :] * affinity, axis=1)
+    cdf /= cdf[:, -1:]
+    movie_bias = rng.normal(0, 0.45, size=n_movies)
+    release = ((years - 1902) / 121 * (END - START) * 0.9 + START).astype(np.int64)
+    n_tags = 0
+    with (out / "ratings.csv").open("w", encoding="utf-8") as rf, (out / "tags.csv").open("w", encoding="utf-8") as tf:
+        rf.write("userId,movieId,rating,timestamp\n")
+        tf.write("userId,movieId,tag,timestamp\n")
+        for first in range(0, n_users, chunk_users):
+            users = np.arange(first, min(first + chunk_users, n_users))
+            lines, tag_lines = [], []
+            for u in users:
+                n = int(counts[u])
+                c1, c2 = rng.integers(0, N_CLUSTERS, size=2)
+                items = _sample_items(rng, cdf, c1, c2, n)
+                t0 = int(rng.integers(START, END - 86_400 * 30))
+                span = int(min(END - t0, rng.lognormal(17.0, 1.5)))
+                times = np.sort(t0 + rng.integers(0, max(span, n), size=n))
+                times = np.maximum(times, np.minimum(release[items], END - 1))
+                order = np.argsort(times, kind="stable")
+                items, times = items[order], times[order]
+                taste = np.where(cluster[items] == c1, 0.6, 0.0) + np.where(cluster[items] == c2, 0.8, 0.0)
+                raw = 3.3 + rng.normal(0, 0.4) + movie_bias[items] + taste + rng.normal(0, 0.7, size=n)
+                ratings = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
+                uid = u + 1
+                lines.append("".join(f"{uid},{m},{r:.1f},{t}\n" for m, r, t in
+                                     zip(ids[items].tolist(), ratings.tolist(), times.tolist(), strict=True)))
+                k = rng.binomial(n, 1 / 16)
+                for j in rng.choice(n, size=k, replace=False).tolist() if k else []:
+                    tag = rng.choice(genres[items[j]].split("|")).lower()
+                    tag_lines.append(f"{uid},{ids[items[j]]},{tag},{times[j] + 60}\n")
+            rf.write("".join(lines))
+            tf.write("".join(tag_lines))
+            n_tags += len(tag_lines)
+    return {"seconds": time.perf_counter() - started, "users": n_users, "movies": n_movies,
+            "ratings": int(counts.sum()), "tags": n_tags}
+
+
+def _sample_items(rng: np.random.Generator, cdf: np.ndarray, c1: int, c2: int, n: int) -> np.ndarray:
+    """``n`` distinct movies: the first 60 % from cluster ``c1``'s distribution, the rest from ``c2``'s."""
+    n_movies = cdf.shape[1]
+    chosen: dict[int, None] = {}
+    first = int(n * 0.6)
+    for c, want in ((c1, first), (c2, n)):
+        tries = 0
+        while len(chosen) < want:
+            need = want - len(chosen)
+            draws = np.searchsorted(cdf[c], rng.random(int(need * 1.3) + 8))
+            for d in np.minimum(draws, n_movies - 1).tolist():
+                chosen.setdefault(d)
+                if len(chosen) >= want:
+                    break
+            tries += 1
+            if tries > 50:  # the head is exhausted: fill from anywhere
+                rest = np.setdiff1d(rng.permutation(n_movies)[: want * 2], list(chosen))[: want - len(chosen)]
+                chosen.update(dict.fromkeys(rest.tolist()))
+    return np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="a published release's shape")
+    parser.add_argument("--users", type=int)
+    parser.add_argument("--movies", type=int)
+    parser.add_argument("--ratings", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    users, movies, ratings = SHAPES[args.shape] if args.shape else (args.users, args.movies, args.ratings)
+    if not (users and movies and ratings):
+        parser.error("give --shape or all of --users, --movies, --ratings")
+    figures = generate(args.out, users, movies, ratings, args.seed)
+    print(" ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
