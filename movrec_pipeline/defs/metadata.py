@@ -25,7 +25,7 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 10, max_chars: int = 60)
     return head.to_markdown(index=False)
 
 
-def kept_as_is(context: dg.AssetExecutionContext, rows: int) -> dg.MaterializeResult:
+def kept_as_is(context: dg.AssetExecutionContext, rows: int, asset_key: str | None = None) -> dg.MaterializeResult:
     """Materialization of an asset whose inputs did not change: the table stays as it is (``rows`` rows)."""
-    context.log.info("inputs unchanged since the last build: keeping the table")
-    return dg.MaterializeResult(metadata={"dagster/row_count": int(rows), "rebuilt": False})
+    context.log.info("inputs unchanged since the last build: keeping %s", asset_key or "the table")
+    return dg.MaterializeResult(asset_key=asset_key, metadata={"dagster/row_count": int(rows), "rebuilt": False})

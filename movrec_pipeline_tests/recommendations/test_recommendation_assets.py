@@ -14,7 +14,7 @@ from movrec_pipeline.defs.recommendations.show_picks import recommend_shows
 from movrec_pipeline.defs.resources import RecommenderSettings
 from movrec_pipeline.ranking import profiles
 from movrec_pipeline.warehouse import sqlfiles, vectors
-from movrec_pipeline_tests.conftest import check_results, materialize, step_errors
+from movrec_pipeline_tests.conftest import FULL_RANGE, check_results, materialize, step_errors
 
 
 def _one(url: str, query: str, params: tuple = ()) -> object:
@@ -55,7 +55,7 @@ def test_second_run_skips_unchanged_tables(pipeline, warehouse_url: str) -> None
     import dagster as dg
 
     again = materialize(dg.AssetSelection.groups("recommendations", "indexes"),
-                        {"embedding": pipeline_embedding()})
+                        {"embedding": pipeline_embedding()}, partition_range=FULL_RANGE)
     assert again.success, step_errors(again)
     rebuilt = {e.event_specific_data.materialization.asset_key.to_user_string():
                e.event_specific_data.materialization.metadata["rebuilt"].value
@@ -109,6 +109,9 @@ def test_concurrent_reader_never_sees_a_partial_table(pipeline, warehouse_url: s
     assert result.success, step_errors(result)
     assert (seen <= {5990, 599 * 7} and 599 * 7 in seen) or seen == {5990}, seen
     assert _one(warehouse_url, "SELECT max(rank) FROM movrec.customer_netflix_recommendations") == 7
+    restored = materialize(dg.AssetSelection.assets("customer_netflix_recommendations"),
+                           {"embedding": pipeline_embedding()})  # back to k=10 for the tests that follow
+    assert restored.success, step_errors(restored)
 
 
 def test_profiles_cover_customers_without_rentals_or_vectors() -> None:

@@ -48,11 +48,20 @@ CREATE TABLE IF NOT EXISTS movielens.links (
 CREATE TABLE IF NOT EXISTS movielens.ratings (
     user_id  integer      NOT NULL,
     movie_id integer      NOT NULL,
-    rating   numeric(2,1) NOT NULL CHECK (rating BETWEEN 0.5 AND 5.0 AND rating * 2 = trunc(rating * 2)),
+    rating   real         NOT NULL CHECK (rating BETWEEN 0.5 AND 5.0 AND rating * 2 = trunc(rating * 2)),
     rated_at timestamptz  NOT NULL,
     PRIMARY KEY (user_id, movie_id)
 );
 CREATE INDEX IF NOT EXISTS ratings_movie_idx ON movielens.ratings (movie_id);
+-- Ratings are real (float4: half steps are exact), so 32 M of them load by binary COPY; older warehouses
+-- stored numeric(2,1).
+DO $$ BEGIN
+    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+         WHERE attrelid = 'movielens.ratings'::regclass AND attname = 'rating') <> 'real' THEN
+        DROP VIEW IF EXISTS movrec.movie_stats;  -- depends on the column; the next MovieLens load recreates it
+        ALTER TABLE movielens.ratings ALTER COLUMN rating TYPE real;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS movielens.tags (
     user_id   integer     NOT NULL,
     movie_id  integer     NOT NULL,
@@ -156,6 +165,18 @@ CREATE TABLE IF NOT EXISTS movrec.recommendation_quality (
     users           integer,
     seconds         real
 );
+
+-- Fitted models (NumPy arrays in 64 MB parts): fitted by one step, loaded by any worker that scores with them.
+CREATE TABLE IF NOT EXISTS movrec.model_artifacts (
+    name        text    NOT NULL,
+    fingerprint text    NOT NULL,
+    array_name  text    NOT NULL,  -- '' for the header (layout and settings, JSON)
+    part        integer NOT NULL,
+    payload     bytea   NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, array_name, part)
+);
+ALTER TABLE movrec.model_artifacts ALTER COLUMN payload SET STORAGE EXTERNAL;  -- no pointless compression
 
 -- Input fingerprints of the last successful build of each derived asset: an asset whose inputs and
 -- settings are unchanged skips its rebuild (a no-change daily refresh stays fast).

@@ -1,5 +1,6 @@
 """The offline evaluation of the MovieLens recommendations (protocol T80) beside the baselines."""
 
+import math
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -19,6 +20,7 @@ from movrec_pipeline.warehouse import fingerprints, sqlfiles, vectors
 from movrec_pipeline.warehouse.tables import copy_frame
 
 PROJECT_METHOD = "hybrid"
+MAX_EVALUATED_USERS = 20_000  # above this, a fixed sample: the users whose id is a multiple of ceil(users / 20,000)
 
 
 @dg.asset(
@@ -27,7 +29,8 @@ PROJECT_METHOD = "hybrid"
     pool=DB_POOL, code_version="1",
     description="Offline evaluation on MovieLens, protocol T80 (per user the first 80 % of ratings by time "
     "train, the rest test): NDCG@10, Recall@20, HR@10, coverage@10, cold-movie Recall@20 of the project's "
-    "method beside popularity and the seeds' mean-profile method.",
+    "method beside popularity and the seeds' mean-profile method. Above 20,000 users a fixed sample is "
+    "evaluated: the users whose id is a multiple of ceil(users / 20,000).",
     metadata={"dagster/column_schema": column_schema([
         ("evaluated_at", "timestamptz"), ("method", "text"), ("ndcg_at_10", "real"), ("recall_at_20", "real"),
         ("hr_at_10", "real"), ("coverage_at_10", "real"), ("cold_recall_at_20", "real"), ("users", "integer"),
@@ -49,7 +52,10 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)
     item_ids, _ = movielens_reads.catalogue(postgres)
     text = movielens_lists.usable_text_vectors(movielens_lists.align_vectors(item_ids, keys, matrix, dims))
-    train, test = evaluation.t80_split(movielens_reads.ratings_frame(postgres))
+    n_users = int(postgres.read_frame(sqlfiles.load("evaluation/user_count")).iloc[0, 0])
+    stride = max(1, math.ceil(n_users / MAX_EVALUATED_USERS))  # ML-32M: the users whose id is a multiple of 11
+    sample = (stride, [0]) if stride > 1 else None
+    train, test = evaluation.t80_split(movielens_reads.ratings_frame(postgres, user_buckets=sample))
     methods = {PROJECT_METHOD: movielens_lists.hybrid(tuning.ease_lambda), "popularity": PopularityRecommender(),
                "mean_profile_svd": MeanProfileRecommender("svd", name="mean_profile_svd")}
     results = {}
@@ -65,7 +71,8 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
         copy_frame(conn, "movrec", "recommendation_quality", rows)
         fingerprints.record(conn, context.asset_key.to_user_string(), fp)
     best = results[PROJECT_METHOD]
-    metadata: dict = {"rebuilt": True, "users": int(best["users"]), "text_vectors_used": text is not None}
+    metadata: dict = {"rebuilt": True, "users": int(best["users"]), "text_vectors_used": text is not None,
+                      "user_sample": f"user_id % {stride} = 0" if stride > 1 else "all users"}
     for name, r in results.items():
         prefix = "" if name == PROJECT_METHOD else f"{name}_"
         metadata.update({f"{prefix}ndcg_at_10": round(float(r["ndcg@10"]), 4),

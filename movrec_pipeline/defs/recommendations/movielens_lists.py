@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.ranking.hybrid import HybridRecommender
+from movrec_pipeline.ranking.hybrid import HybridRecommender, UserInputs
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import cosine_topk, topk_scores
 
@@ -40,18 +40,23 @@ def explanation_text(titles: list[str], shares: list[float]) -> str:
 
 
 def user_recommendations(model: HybridRecommender, data: InteractionData, titles: dict[int, str],
-                         k: int) -> pd.DataFrame:
-    """Top-k unseen movies for every user with the three rated movies that contribute most."""
-    idx, scores = topk_scores(model.score, data.n_users, k, exclude=data.seen())
+                         k: int, users: UserInputs | None = None) -> pd.DataFrame:
+    """Top-k unseen movies for every user of ``users`` (default: the users the model was fitted on), each with
+    the three rated movies that contribute most. Scored and explained in blocks of users (bounded memory)."""
+    users = users or model.users_
+    n_users = users.query.shape[0]
+    idx, scores = topk_scores(lambda rows: model.score_users(users, rows), n_users, k, exclude=users.seen)
     rows = []
-    for u in range(data.n_users):
-        for rank, (col, score) in enumerate(zip(idx[u], scores[u], strict=True), 1):
-            if not np.isfinite(score):
-                continue
-            because = model.explain(u, int(col), top=3)
-            movie_ids = [int(data.item_ids[c]) for c, _ in because]
-            text = explanation_text([titles.get(m, str(m)) for m in movie_ids], [s for _, s in because])
-            rows.append((int(data.user_ids[u]), rank, int(data.item_ids[col]), float(score), movie_ids, text))
+    for start in range(0, n_users, 2048):
+        block = np.arange(start, min(start + 2048, n_users))
+        explained = model.explain_users(users, block, idx[block], top=3)
+        for u, picks in zip(block.tolist(), explained, strict=True):
+            for rank, (col, score, because) in enumerate(zip(idx[u], scores[u], picks, strict=True), 1):
+                if not np.isfinite(score):
+                    continue
+                movie_ids = [int(data.item_ids[c]) for c, _ in because]
+                text = explanation_text([titles.get(m, str(m)) for m in movie_ids], [s for _, s in because])
+                rows.append((int(data.user_ids[u]), rank, int(data.item_ids[col]), float(score), movie_ids, text))
     return pd.DataFrame(rows, columns=["user_id", "rank", "movie_id", "score", "because_movie_ids", "explanation"])
 
 
@@ -76,6 +81,10 @@ def _identity_exclusion(n: int):
     return sp.identity(n, dtype=np.float32, format="csr")
 
 
+HEAD_ITEMS = 20_000  # EASE head: a dense 20k x 20k float32 model is 1.6 GB (ml-latest-small: all 9,724 rated)
+
+
 def hybrid(ease_lambda: float = 0.0) -> HybridRecommender:
     """The project's recommender; ``ease_lambda`` 0 keeps its default regularisation."""
-    return HybridRecommender(lambda_=ease_lambda) if ease_lambda else HybridRecommender()
+    kwargs = {"lambda_": ease_lambda} if ease_lambda else {}
+    return HybridRecommender(head_items=HEAD_ITEMS, **kwargs)

@@ -6,15 +6,21 @@ import dagster as dg
 
 from movrec_pipeline.core import paths
 from movrec_pipeline.defs.failures import permanent_errors
-from movrec_pipeline.defs.metadata import column_schema, preview
+from movrec_pipeline.defs.metadata import column_schema, kept_as_is, preview
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, OWNERS
 from movrec_pipeline.defs.resources import DataDirResource, PostgresResource
 from movrec_pipeline.defs.sources import audits, files
 from movrec_pipeline.defs.sources import dvdrental_restore as dvd
 from movrec_pipeline.defs.sources import movielens_csv as ml_clean
 from movrec_pipeline.defs.sources import netflix_csv as nf_clean
-from movrec_pipeline.defs.sources.loading import SourceLoadConfig, audit_failure, load_and_publish
-from movrec_pipeline.warehouse import sqlfiles
+from movrec_pipeline.defs.sources.loading import (
+    SourceLoadConfig,
+    audit_failure,
+    inputs_fingerprint,
+    load_and_publish,
+    published_unchanged,
+)
+from movrec_pipeline.warehouse import fingerprints, sqlfiles
 from movrec_pipeline.warehouse.tables import replace_quarantine
 
 GROUP = "sources"
@@ -45,8 +51,15 @@ def dvdrental(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
 
     with permanent_errors():
         archive = files.find_dvdrental(data.path(), paths.download_cache_dir(), allow_download=data.allow_download)
+        fingerprint = inputs_fingerprint(files.sha256_of(archive)) if archive.is_file() else None
+        tables = [f"dvdrental.{t}" for t in dvd.TABLES]
+        if fingerprint and published_unchanged(postgres, "dvdrental", fingerprint, tables):
+            return kept_as_is(context, postgres.count_rows("dvdrental.film"))
         counts = dvd.restore(archive, postgres.url(), postgres.pg_bin("pg_restore"), postgres.pg_bin("pg_dump"),
                              audit=audit)
+        if fingerprint:
+            with postgres.connect() as conn, conn.transaction():
+                fingerprints.record(conn, "dvdrental", fingerprint)
     context.log.info("restored %s: %s", archive.name, counts)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["film"],
@@ -79,11 +92,14 @@ def netflix_titles(context: dg.AssetExecutionContext, config: SourceLoadConfig, 
                    data: DataDirResource) -> dg.MaterializeResult:
     with permanent_errors():
         path = _locate(data, files.NETFLIX)
+        fingerprint = inputs_fingerprint(files.sha256_of(path))
+        if published_unchanged(postgres, "netflix_titles", fingerprint, ["netflix.shows"]):
+            return kept_as_is(context, postgres.count_rows("netflix.shows"))
         parsed = nf_clean.parse_netflix_csv(path)
     report = load_and_publish(
         postgres, config, "netflix_titles", "netflix_titles",
         {"shows": (parsed.shows, [c for c, _ in NETFLIX_COLUMNS])},
-        after=lambda conn: replace_quarantine(conn, "netflix_titles", parsed.quarantine))
+        after=lambda conn: replace_quarantine(conn, "netflix_titles", parsed.quarantine), fingerprint=fingerprint)
     rows, quarantined = report.staged_rows["shows"], len(parsed.quarantine)
     context.log.info("netflix: %d shows, %d quarantined", rows, quarantined)
     return dg.MaterializeResult(metadata={
@@ -103,7 +119,7 @@ MOVIELENS_TABLES = {
     "movielens_movies": ("movies", [("movie_id", "integer"), ("title", "text"), ("clean_title", "text"),
                                     ("year", "integer"), ("genres", "text[]")]),
     "movielens_ratings": ("ratings", [("user_id", "integer"), ("movie_id", "integer"),
-                                      ("rating", "numeric(2,1)"), ("rated_at", "timestamptz")]),
+                                      ("rating", "real"), ("rated_at", "timestamptz")]),
     "movielens_links": ("links", [("movie_id", "integer"), ("imdb_id", "integer"), ("tmdb_id", "integer")]),
     "movielens_tags": ("tags", [("user_id", "integer"), ("movie_id", "integer"), ("tag", "text"),
                                 ("tagged_at", "timestamptz")]),
@@ -124,14 +140,22 @@ MOVIELENS_TABLES = {
 def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postgres: PostgresResource,
               data: DataDirResource) -> Iterator[dg.MaterializeResult]:
     with permanent_errors():
-        paths = {name: _locate(data, spec) for name, spec in files.MOVIELENS.items()}
-        movies = ml_clean.parse_movies(paths["movies"])
+        release = files.movielens_release()
+        found = files.locate_all(release.files(), data.path(), paths.download_cache_dir(),
+                                 allow_download=data.allow_download)
+        checksums = {table: files.sha256_of(found[table]) for table in found}
+        fingerprint = inputs_fingerprint(release.name, checksums)
+        if published_unchanged(postgres, "movielens", fingerprint, [f"movielens.{t}" for t in checksums]):
+            for key, (table, _) in MOVIELENS_TABLES.items():
+                yield kept_as_is(context, postgres.count_rows(f"movielens.{table}"), asset_key=key)
+            return
+        movies = ml_clean.parse_movies(found["movies"])
         known = set(movies.rows["movie_id"].astype(int))
         parsed = {
             "movies": movies,
-            "links": ml_clean.parse_links(paths["links"], known),
-            "ratings": ml_clean.parse_ratings(paths["ratings"], known),
-            "tags": ml_clean.parse_tags(paths["tags"], known),
+            "links": ml_clean.parse_links(found["links"], known),
+            "ratings": ml_clean.parse_ratings(found["ratings"], known),
+            "tags": ml_clean.parse_tags(found["tags"], known),
         }
 
     def quarantine_and_search(conn) -> None:
@@ -142,7 +166,7 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
     report = load_and_publish(
         postgres, config, "MovieLens", "movielens",
         {table: (parsed[table].rows, [c for c, _ in cols]) for table, cols in MOVIELENS_TABLES.values()},
-        after=quarantine_and_search)
+        after=quarantine_and_search, fingerprint=fingerprint)
     counts = {key: (report.staged_rows[table], len(parsed[table].quarantine))
               for key, (table, _) in MOVIELENS_TABLES.items()}
     for key, (table, _) in MOVIELENS_TABLES.items():
@@ -152,7 +176,8 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
             "dagster/row_count": rows,
             "previously_published_rows": report.published_rows[table],
             "quarantined": quarantined,
-            "source_sha256": files.sha256_of(paths[table]),
+            "source_sha256": checksums[table],
+            "release": release.name,
             "preview": preview(parsed[table].rows),
             "quarantine_preview": preview(parsed[table].quarantine),
         })

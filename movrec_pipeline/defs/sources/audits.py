@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import psycopg
 
+from movrec_pipeline.defs.sources import files
 from movrec_pipeline.defs.sources import gx_validation as gx
 from movrec_pipeline.defs.sources.gx_validation import Expect
 from movrec_pipeline.warehouse import connection, publish, sqlfiles
@@ -36,6 +37,7 @@ class SourceCheck:
     tables: tuple[str, ...]
     expectations: tuple[Expect, ...]
     description: str
+    floor: str | None = None  # MovieLens table whose row-count floor comes from the active release
 
 
 CHECKS: tuple[SourceCheck, ...] = (
@@ -58,21 +60,31 @@ CHECKS: tuple[SourceCheck, ...] = (
     SourceCheck("movielens_movies_valid", "movielens_movies", ("movies",), (
         Expect("unique", "movie_id"), Expect("not_null", "title"), Expect("between", "year", 1870, 2100),
         Expect("row_count_between", min_value=9000)),
-        "Movies: unique ids, titles present, years in range, at least 9,000 rows."),
+        "Movies: unique ids, titles present, years in range, at least the release's floor (9,000 for "
+        "ml-latest-small).", floor="movies"),
     SourceCheck("movielens_ratings_valid", "movielens_ratings", ("ratings", "movies"), (
         Expect("not_null", "user_id"), Expect("between", "rating", 0.5, 5.0),
         Expect("in_set", "movie_known", value_set=TRUE), Expect("row_count_between", min_value=100000)),
-        "Ratings: 0.5–5.0, every rating points at a known movie, at least 100,000 rows."),
+        "Ratings: 0.5–5.0, every rating points at a known movie, at least the release's floor (100,000 "
+        "for ml-latest-small).", floor="ratings"),
     SourceCheck("movielens_links_valid", "movielens_links", ("links", "movies"), (
         Expect("unique", "movie_id"), Expect("in_set", "movie_known", value_set=TRUE),
         Expect("row_count_between", min_value=9000)),
-        "Links: one per movie, all pointing at known movies."),
+        "Links: one per movie, all pointing at known movies.", floor="links"),
     SourceCheck("movielens_tags_valid", "movielens_tags", ("tags", "movies"), (
         Expect("not_null", "tag"), Expect("in_set", "movie_known", value_set=TRUE),
         Expect("row_count_between", min_value=1000)),
-        "Tags: non-empty, all pointing at known movies."),
+        "Tags: non-empty, all pointing at known movies.", floor="tags"),
 )
 BY_NAME = {c.name: c for c in CHECKS}
+
+
+def expectations(check: SourceCheck) -> list[Expect]:
+    """The check's expectations, with the row-count floor of the active MovieLens release where it has one."""
+    if check.floor is None:
+        return list(check.expectations)
+    floor = files.movielens_release().floors[check.floor]
+    return [replace(e, min_value=floor) if e.kind == "row_count_between" else e for e in check.expectations]
 
 
 def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]] = PUBLISHED) -> list[gx.Outcome]:
@@ -80,7 +92,7 @@ def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]
     composed = sqlfiles.composed(f"sources/{check.name}", **{t: tables[t] for t in check.tables})
     lines = [ln for ln in composed.as_string(None).splitlines() if not ln.lstrip().startswith("--")]
     query = "\n".join(lines).strip().rstrip(";")  # GX wants a bare SELECT: no comments, no semicolon
-    return gx.validate(connection.sqlalchemy_url(url), query, list(check.expectations), check.name)
+    return gx.validate(connection.sqlalchemy_url(url), query, expectations(check), check.name)
 
 
 def allow_shrink_from_env() -> bool:

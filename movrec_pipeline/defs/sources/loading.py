@@ -13,8 +13,10 @@ from movrec_pipeline.core.errors import SourceDataError
 from movrec_pipeline.defs.failures import permanent_errors
 from movrec_pipeline.defs.resources import PostgresResource
 from movrec_pipeline.defs.sources import audits
-from movrec_pipeline.warehouse import publish
+from movrec_pipeline.warehouse import fingerprints, publish
 from movrec_pipeline.warehouse.tables import copy_frame
+
+LOADER_VERSION = "wap-2"  # bump when loading changes what a file publishes
 
 
 class SourceLoadConfig(dg.Config):
@@ -48,13 +50,26 @@ def stage_frames(conn: psycopg.Connection, frames: Mapping[str, tuple[pd.DataFra
         publish.index_stage(conn, stage)
 
 
+def inputs_fingerprint(*parts: object) -> str:
+    """What a source load depends on: its files' checksums, the release, the loader's version."""
+    return fingerprints.combine(LOADER_VERSION, *parts)
+
+
+def published_unchanged(postgres: PostgresResource, asset: str, fingerprint: str, tables: Sequence[str]) -> bool:
+    """True when the last publish of ``asset`` came from exactly these inputs and its tables are all there."""
+    with postgres.connect() as conn:
+        present = all(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (t,)).fetchone()[0] for t in tables)
+        return present and fingerprints.is_current(conn, asset, fingerprint)
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def load_and_publish(postgres: PostgresResource, config: SourceLoadConfig, source: str, asset: str,
                      frames: Mapping[str, tuple[pd.DataFrame, Sequence[str]]],
-                     after: Callable[[psycopg.Connection], None] | None = None) -> audits.AuditReport:
+                     after: Callable[[psycopg.Connection], None] | None = None,
+                     fingerprint: str | None = None) -> audits.AuditReport:
     """Stage ``frames`` (placeholder -> rows, columns), audit them, and publish all of them in one transaction.
 
     A failed audit raises a one-line :class:`dg.Failure` and leaves every published table as it was; so does
@@ -72,7 +87,13 @@ def load_and_publish(postgres: PostgresResource, config: SourceLoadConfig, sourc
                                       max_shrink=config.max_shrink)
             if not report.passed:
                 raise audit_failure(report, source)
-            publish.publish(conn, list(stages.values()), after=after)
+            def finish(c: psycopg.Connection) -> None:
+                if after is not None:
+                    after(c)
+                if fingerprint is not None:  # the next run with the same inputs keeps the tables as they are
+                    fingerprints.record(c, asset, fingerprint)
+
+            publish.publish(conn, list(stages.values()), after=finish)
         finally:
             with contextlib.suppress(psycopg.Error):  # a cut connection: the next load drops the stages itself
                 for stage in stages.values():

@@ -341,8 +341,14 @@ def parse_ratings(path: Path, known_movie_ids: set[int]) -> ParseResult:
 
     Quarantined: non-integer ids, unknown movieId, a rating that is not a number, outside 0.5..5.0 or
     not a multiple of 0.5, a bad timestamp, and for a repeated (userId, movieId) every rating but the
-    latest (by timestamp, then by position in the file).
+    latest (by timestamp, then by position in the file). A plainly regular file takes the numeric fast path
+    (:mod:`movielens_bulk`, same rules and words); anything else is read record by record.
     """
+    from movrec_pipeline.defs.sources.movielens_bulk import parse_ratings_fast
+
+    fast = parse_ratings_fast(path, np.fromiter(known_movie_ids, dtype=np.int64, count=len(known_movie_ids)))
+    if fast is not None:
+        return fast
     table = _read_table(path, RATINGS_COLUMNS, ("userId", "movieId"), _pair_key)
     user_id = _int_column(table, "userId")
     movie_id = _int_column(table, "movieId")

@@ -13,11 +13,15 @@ def catalogue(postgres: PostgresResource) -> tuple[np.ndarray, dict[int, str]]:
     return movies["movie_id"].to_numpy(), dict(movies.itertuples(index=False))
 
 
-def ratings_frame(postgres: PostgresResource):
-    """user_id, movie_id, rating, rated_at of every rating."""
-    return postgres.read_frame(sqlfiles.load("sources/movielens_ratings"))
+def ratings_frame(postgres: PostgresResource, user_buckets: tuple[int, list[int]] | None = None):
+    """user_id, movie_id, rating, rated_at of every rating (or of the users in ``(n, buckets)``: modulo n)."""
+    if user_buckets is None:
+        return postgres.read_frame(sqlfiles.load("sources/movielens_ratings"))
+    n, buckets = user_buckets
+    return postgres.read_frame(sqlfiles.load("sources/movielens_ratings_of_buckets"), {"n": n, "buckets": buckets})
 
 
-def interactions(postgres: PostgresResource, item_ids: np.ndarray) -> InteractionData:
-    """The ratings as a users x catalogue interaction matrix."""
-    return InteractionData.from_ratings(ratings_frame(postgres), item_ids)
+def interactions(postgres: PostgresResource, item_ids: np.ndarray,
+                 user_buckets: tuple[int, list[int]] | None = None) -> InteractionData:
+    """The ratings as a users x catalogue interaction matrix (all users, or those of some buckets)."""
+    return InteractionData.from_ratings(ratings_frame(postgres, user_buckets), item_ids)

@@ -1,0 +1,1 @@
+DELETE FROM movrec.model_artifacts WHERE name = %(name)s;

@@ -1,0 +1,1 @@
+SELECT fingerprint FROM movrec.model_artifacts WHERE name = %(name)s AND array_name = '' AND part = 0;
