@@ -36,3 +36,19 @@ def explain_shares(cols: np.ndarray, contrib: np.ndarray, top: int) -> list[tupl
         return []
     order = np.argsort(-contrib, kind="stable")[: max(top, 0)]
     return [(int(cols[o]), float(contrib[o] / total)) for o in order if contrib[o] > 0]
+
+
+def explain_shares_columns(cols: np.ndarray, contrib: np.ndarray, top: int) -> list[list[tuple[int, float]]]:
+    """:func:`explain_shares` for every column of ``contrib`` (user's items x explained items) at once."""
+    if contrib.shape[0] == 0:
+        return [[] for _ in range(contrib.shape[1])]
+    totals = np.where(contrib > 0, contrib, 0).sum(axis=0)
+    order = np.argsort(-contrib, axis=0, kind="stable")[: max(top, 0)]
+    values = np.take_along_axis(contrib, order, axis=0)
+    picked = cols[order]
+    out = []
+    for j in range(contrib.shape[1]):
+        total = float(totals[j])
+        out.append([] if total <= 0 else [(int(picked[t, j]), float(values[t, j] / total))
+                                          for t in range(order.shape[0]) if values[t, j] > 0])
+    return out

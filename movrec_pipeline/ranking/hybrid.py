@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from movrec_pipeline.ranking.base import explain_shares
+from movrec_pipeline.ranking.base import explain_shares_columns
 from movrec_pipeline.ranking.ease import ease_weights
 from movrec_pipeline.ranking.gram import cooccurrence
 from movrec_pipeline.ranking.interactions import InteractionData, recency_weights
@@ -157,15 +157,19 @@ class HybridRecommender:
 
     def score_users(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
         """(n, I) float32 scores of ``users``' rows ``user_rows`` (seen items not excluded)."""
+        return self.score_and_scale(users, user_rows)[0]
+
+    def score_and_scale(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores as :meth:`score_users`, and each user's content scale (what :meth:`explain_users` needs)."""
         user_rows = np.asarray(user_rows)
         n = len(user_rows)
-        warm = self._head_scores(users, user_rows)
+        warm, scale = self._head_scores(users, user_rows)
         out = np.empty((n, self.n_items_), np.float32)
         floor = warm.min(axis=1, initial=0.0) - 1.0
         out[:] = floor[:, None]
         out[:, self.active_] = warm
         if len(self.cold_) == 0:
-            return out
+            return out, scale
         cold = np.asarray(users.query[user_rows] @ self.w_cold_) @ self.cold_text_t_
         # protected top-k boundary over unseen head items
         masked = warm.copy()
@@ -174,7 +178,7 @@ class HybridRecommender:
         k = min(self.protect_top, masked.shape[1] - 1)
         if k < 1:
             out[:, self.cold_] = np.minimum(cold, floor[:, None] + 0.5)
-            return out
+            return out, scale
         part = -np.partition(-masked, (k - 1, k), axis=1)
         hi, lo = part[:, k - 1], part[:, k]  # k-th and (k+1)-th best unseen head scores
         hi = np.where(np.isfinite(hi), hi, floor + 0.75)
@@ -192,15 +196,17 @@ class HybridRecommender:
             frac = (m - np.arange(m, dtype=np.float32)) / (m + 1)  # strictly inside (lo, hi)
             band = lo[:, None] + (hi - lo)[:, None] * frac[None, :]
             out[np.arange(n)[:, None], self.cold_[best]] = band
-        return out
+        return out, scale
 
-    def _head_scores(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
-        """Collaborative plus scaled content scores (n, A) of the head items."""
+    def _head_scores(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Collaborative plus scaled content scores (n, A) of the head items, and the per-user content scale."""
         warm = np.asarray(users.query[user_rows] @ self.w_, dtype=np.float32)
+        scale = np.zeros(len(user_rows), np.float32)
         if self.text_ is not None:
             taste = self._taste(users, user_rows)
-            warm += self._content_scale(warm, taste)[:, None] * taste
-        return warm
+            scale = self._content_scale(warm, taste).astype(np.float32)
+            warm += scale[:, None] * taste
+        return warm, scale
 
     def _taste(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
         """Unscaled content scores (n, A) of the head items."""
@@ -215,15 +221,14 @@ class HybridRecommender:
     def explain(self, user_row: int, item_col: int, top: int = 3) -> list[tuple[int, float]]:
         return self.explain_users(self.users_, np.array([user_row]), np.array([[item_col]]), top)[0][0]
 
-    def explain_users(self, users: UserInputs, user_rows: np.ndarray, item_cols: np.ndarray,
-                      top: int = 3) -> list[list[list[tuple[int, float]]]]:
+    def explain_users(self, users: UserInputs, user_rows: np.ndarray, item_cols: np.ndarray, top: int = 3,
+                      scale: np.ndarray | None = None) -> list[list[list[tuple[int, float]]]]:
         """For each user row and each of its items (``item_cols``: (n, k)), the rated items that contribute most,
-        as (item col, share of the positive contributions). Exact: the scores are linear in the user's items."""
+        as (item col, share of the positive contributions). Exact: the scores are linear in the user's items.
+        ``scale``: the users' content scales from :meth:`score_and_scale` (computed again when not given)."""
         user_rows = np.asarray(user_rows)
-        scale = np.zeros(len(user_rows), np.float32)
-        if self.text_ is not None:
-            collab = np.asarray(users.query[user_rows] @ self.w_, dtype=np.float32)
-            scale = self._content_scale(collab, self._taste(users, user_rows)).astype(np.float32)
+        if scale is None:
+            scale = self._head_scores(users, user_rows)[1]
         head_pos = np.full(self.n_items_, -1, np.int64)
         head_pos[self.active_] = np.arange(len(self.active_))
         is_cold = np.zeros(self.n_items_, bool)
@@ -244,6 +249,6 @@ class HybridRecommender:
                     contrib[:, in_head] += scale[n] * qbar[:, None] * (self.ridge_[q.indices] @ text[:, in_head])
                 if cold.any():
                     contrib[:, cold] = q.data[:, None] * (self.w_cold_[q.indices] @ text[:, cold])
-            out.append([explain_shares(cols, contrib[:, j], top) if in_head[j] or cold[j] else []
-                        for j in range(len(items))])
+            shares = explain_shares_columns(cols, contrib, top)
+            out.append([shares[j] if in_head[j] or cold[j] else [] for j in range(len(items))])
         return out

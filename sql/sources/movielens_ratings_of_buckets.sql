@@ -1,4 +1,4 @@
--- The ratings of the users in some buckets (user_id modulo n).
-SELECT user_id, movie_id, rating::float8 AS rating, rated_at
+-- The ratings of the users in some buckets (user_id modulo n): numbers only, read by binary COPY.
+SELECT user_id, movie_id, rating::float8 AS rating, extract(epoch FROM rated_at)::int8 AS rated_at
 FROM movielens.ratings
-WHERE user_id %% %(n)s = ANY(%(buckets)s);
+WHERE user_id % {n} = ANY({buckets})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
 from movrec_pipeline.ranking.hybrid import HybridRecommender, UserInputs
 from movrec_pipeline.ranking.interactions import InteractionData
-from movrec_pipeline.ranking.topk import cosine_topk, topk_scores
+from movrec_pipeline.ranking.topk import cosine_topk, topk_rows
 
 
 def align_vectors(item_ids: np.ndarray, keys: list[str], matrix: np.ndarray, dims: int) -> np.ndarray:
@@ -40,23 +43,36 @@ def explanation_text(titles: list[str], shares: list[float]) -> str:
 
 
 def user_recommendations(model: HybridRecommender, data: InteractionData, titles: dict[int, str],
-                         k: int, users: UserInputs | None = None) -> pd.DataFrame:
+                         k: int, users: UserInputs | None = None, block: int = 512,
+                         threads: int | None = None) -> pd.DataFrame:
     """Top-k unseen movies for every user of ``users`` (default: the users the model was fitted on), each with
-    the three rated movies that contribute most. Scored and explained in blocks of users (bounded memory)."""
+    the three rated movies that contribute most. Users are scored, ranked and explained in blocks (memory:
+    one block's users x catalogue scores), blocks on ``threads`` threads (NumPy, BLAS and sparse products
+    release the GIL)."""
     users = users or model.users_
     n_users = users.query.shape[0]
-    idx, scores = topk_scores(lambda rows: model.score_users(users, rows), n_users, k, exclude=users.seen)
-    rows = []
-    for start in range(0, n_users, 2048):
-        block = np.arange(start, min(start + 2048, n_users))
-        explained = model.explain_users(users, block, idx[block], top=3)
-        for u, picks in zip(block.tolist(), explained, strict=True):
-            for rank, (col, score, because) in enumerate(zip(idx[u], scores[u], picks, strict=True), 1):
+
+    def one_block(start: int) -> list[tuple]:
+        rows = np.arange(start, min(start + block, n_users))
+        scores, scale = model.score_and_scale(users, rows)
+        seen = users.seen[rows].tocoo()
+        scores[seen.row, seen.col] = -np.inf
+        idx, top = topk_rows(scores, k)
+        del scores
+        explained = model.explain_users(users, rows, idx, top=3, scale=scale)
+        out = []
+        for u, picks, cols, values in zip(rows.tolist(), explained, idx, top, strict=True):
+            for rank, (col, score, because) in enumerate(zip(cols, values, picks, strict=True), 1):
                 if not np.isfinite(score):
                     continue
                 movie_ids = [int(data.item_ids[c]) for c, _ in because]
                 text = explanation_text([titles.get(m, str(m)) for m in movie_ids], [s for _, s in because])
-                rows.append((int(data.user_ids[u]), rank, int(data.item_ids[col]), float(score), movie_ids, text))
+                out.append((int(data.user_ids[u]), rank, int(data.item_ids[col]), float(score), movie_ids, text))
+        return out
+
+    with ThreadPoolExecutor(max(1, threads or min(os.cpu_count() or 1, 4)), thread_name_prefix="score") as pool:
+        blocks = list(pool.map(one_block, range(0, n_users, block)))
+    rows = [row for part in blocks for row in part]
     return pd.DataFrame(rows, columns=["user_id", "rank", "movie_id", "score", "because_movie_ids", "explanation"])
 
 

@@ -140,7 +140,7 @@ MOVIELENS_TABLES = {
 def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postgres: PostgresResource,
               data: DataDirResource) -> Iterator[dg.MaterializeResult]:
     with permanent_errors():
-        release = files.movielens_release()
+        release = files.movielens_release(data_dir=data.path())
         found = files.locate_all(release.files(), data.path(), paths.download_cache_dir(),
                                  allow_download=data.allow_download)
         checksums = {table: files.sha256_of(found[table]) for table in found}

@@ -32,10 +32,8 @@ def count_lines(path: Path, block: int = 1 << 24) -> tuple[int, bool]:
     return n, last in (b"\n", b"\r")
 
 
-def parse_ratings_fast(path: Path, known_movie_ids: np.ndarray):
-    """``ratings.csv`` as :class:`~movielens_csv.ParseResult`, or None when the file is not plainly regular."""
-    from movrec_pipeline.defs.sources.movielens_csv import ParseResult
-
+def parse_ratings_fast(path: Path, known_movie_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``ratings.csv`` as (rows, quarantine) frames, or None when the file is not plainly regular."""
     try:
         with path.open("rb") as fh:
             head = fh.readline().decode("utf-8-sig", errors="replace")
@@ -92,7 +90,7 @@ def parse_ratings_fast(path: Path, known_movie_ids: np.ndarray):
                           f"(line {duplicate_of[i] + 2})")
             records.append((i + 2, f"{user[i]},{movie[i]}", reason, raw[i + 2]))
         quarantine = pd.DataFrame(records, columns=QUARANTINE_COLUMNS)
-    return ParseResult(rows, quarantine)
+    return rows, quarantine
 
 
 def _duplicates(user: np.ndarray, movie: np.ndarray, ts: np.ndarray, valid: np.ndarray) -> np.ndarray:

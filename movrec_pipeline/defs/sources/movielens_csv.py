@@ -348,7 +348,7 @@ def parse_ratings(path: Path, known_movie_ids: set[int]) -> ParseResult:
 
     fast = parse_ratings_fast(path, np.fromiter(known_movie_ids, dtype=np.int64, count=len(known_movie_ids)))
     if fast is not None:
-        return fast
+        return ParseResult(*fast)
     table = _read_table(path, RATINGS_COLUMNS, ("userId", "movieId"), _pair_key)
     user_id = _int_column(table, "userId")
     movie_id = _int_column(table, "movieId")

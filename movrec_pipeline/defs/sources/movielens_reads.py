@@ -1,10 +1,12 @@
 """How later stages read the published MovieLens tables: the catalogue and the ratings as interactions."""
 
 import numpy as np
+import pandas as pd
+from psycopg import sql
 
 from movrec_pipeline.defs.resources import PostgresResource
 from movrec_pipeline.ranking.interactions import InteractionData
-from movrec_pipeline.warehouse import sqlfiles
+from movrec_pipeline.warehouse import sqlfiles, tables
 
 
 def catalogue(postgres: PostgresResource) -> tuple[np.ndarray, dict[int, str]]:
@@ -13,12 +15,20 @@ def catalogue(postgres: PostgresResource) -> tuple[np.ndarray, dict[int, str]]:
     return movies["movie_id"].to_numpy(), dict(movies.itertuples(index=False))
 
 
-def ratings_frame(postgres: PostgresResource, user_buckets: tuple[int, list[int]] | None = None):
-    """user_id, movie_id, rating, rated_at of every rating (or of the users in ``(n, buckets)``: modulo n)."""
+RATING_COLUMNS = [("user_id", "int4"), ("movie_id", "int4"), ("rating", "float8"), ("rated_at", "int8")]
+
+
+def ratings_frame(postgres: PostgresResource, user_buckets: tuple[int, list[int]] | None = None) -> pd.DataFrame:
+    """user_id, movie_id, rating, rated_at (Unix seconds) of every rating, or of the users in ``(n, buckets)``
+    (user_id modulo n); read by binary COPY (32 M ratings in seconds, no Python object per value)."""
     if user_buckets is None:
-        return postgres.read_frame(sqlfiles.load("sources/movielens_ratings"))
-    n, buckets = user_buckets
-    return postgres.read_frame(sqlfiles.load("sources/movielens_ratings_of_buckets"), {"n": n, "buckets": buckets})
+        query = sql.SQL(sqlfiles.load("sources/movielens_ratings"))
+    else:
+        n, buckets = user_buckets
+        query = sql.SQL(sqlfiles.load("sources/movielens_ratings_of_buckets")).format(
+            n=sql.Literal(int(n)), buckets=sql.Literal([int(b) for b in buckets]))
+    with postgres.connect() as conn:
+        return tables.read_arrays(conn, query, RATING_COLUMNS)
 
 
 def interactions(postgres: PostgresResource, item_ids: np.ndarray,

@@ -1,0 +1,4 @@
+-- Every method's row of the latest evaluation.
+SELECT method, ndcg_at_10, recall_at_20, hr_at_10, coverage_at_10, cold_recall_at_20, users
+FROM movrec.recommendation_quality
+WHERE evaluated_at = (SELECT max(evaluated_at) FROM movrec.recommendation_quality);
