@@ -6,7 +6,8 @@ GraphQL API, as a user would through the UI, the test:
 
 1. runs ``daily_refresh`` (its own in-process executor): the one-process reference tables;
 2. deletes the text vectors and launches an **asset backfill** of the three embedding assets over all buckets:
-   4 runs, every step executed by a Dask worker (the event log's pid is a worker's, never the run's);
+   4 runs, every step executed in a process started by a Dask worker (the worker says so in the run's event
+   log, and the step's events carry that process's pid, never the run process's);
 3. forgets the recommendation tables' fingerprints and launches **one run of the recommendation assets**
    (item model fitted once, user buckets scored, similar movies, customer picks) on the workers;
 4. compares vectors and recommendation tables with the one-process reference (bit for bit: the fake provider
@@ -103,9 +104,6 @@ class DaskCluster:
             client.wait_for_workers(2, timeout=120)
         return self
 
-    def worker_pids(self) -> dict[int, str]:
-        return {proc.pid: name for name, proc in self.workers.items() if proc.poll() is None}
-
     def busy_worker(self) -> str | None:
         """The name of a worker that is running a task right now."""
         from distributed import Client
@@ -168,9 +166,10 @@ def digests(server: DevServer) -> dict[str, tuple[int, str]]:
                 .fetchone() for name, query in TABLES.items()}
 
 
-def step_pids(server: DevServer, run_ids: list[str]) -> tuple[set[int], set[int], list[str]]:
-    """(pids that executed steps, pids of the run processes, step keys) read from the instance's event log."""
-    steps, runs, keys = set(), set(), []
+def placements(server: DevServer, run_ids: list[str]) -> tuple[list[tuple[str, int]], dict[int, str], set[int]]:
+    """From the instance's event log: (step key, pid) of every STEP_START, the Dask worker of each step process
+    (the engine event a worker writes before starting one), and the run processes' pids."""
+    starts, workers, runs = [], {}, set()
     with _instance(server) as instance:
         for run_id in run_ids:
             for entry in instance.all_logs(run_id):
@@ -178,11 +177,14 @@ def step_pids(server: DevServer, run_ids: list[str]) -> tuple[set[int], set[int]
                 if event is None:
                     continue
                 if event.event_type_value == "STEP_START":
-                    steps.add(entry.pid)
-                    keys.append(entry.step_key)
+                    starts.append((entry.step_key, event.pid))
                 elif event.event_type_value == "RUN_START":
-                    runs.add(entry.pid)
-    return steps, runs, keys
+                    runs.add(event.pid)
+                elif event.event_type_value == "ENGINE_EVENT":
+                    metadata = event.engine_event_data.metadata or {}
+                    if "dask_worker" in metadata:
+                        workers[int(metadata["pid"].value)] = str(metadata["dask_worker"].value)
+    return starts, workers, runs
 
 
 def launch_assets(server: DevServer, assets: list[str], tags: dict[str, str]) -> str:
@@ -195,7 +197,7 @@ def launch_assets(server: DevServer, assets: list[str], tags: dict[str, str]) ->
 
 
 def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_server) -> None:
-    cluster, server = cluster_and_server
+    _, server = cluster_and_server
     sensor = server.gql(SENSOR, {"sensor": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
                                             "sensorName": "movrec_automation"}})["sensorOrError"]
     server.gql(STOP_SENSOR, {"id": sensor["id"]})  # the runs below are launched by hand, nothing else
@@ -217,10 +219,11 @@ def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_se
     status = wait_backfill_runs(server, backfill["backfillId"])
     run_ids = [r["runId"] for r in status["runs"]]
     assert status["status"] == "COMPLETED_SUCCESS" and len(run_ids) == 4, status  # 32 buckets / 8 per run
-    workers = cluster.worker_pids()
-    steps, runs, keys = step_pids(server, run_ids)
-    assert keys and steps <= set(workers) and not steps & runs, (steps, runs, workers)
-    used = {workers[p] for p in steps}
+    starts, workers, runs = placements(server, run_ids)
+    pids = {pid for _, pid in starts}
+    assert starts and pids <= set(workers) and not pids & runs, (starts, workers, runs)  # every step on a worker
+    assert len(starts) == len(run_ids) * len({key for key, _ in starts})  # every step once in every run
+    used = {workers[p] for p in pids}
 
     # 3. one run of the recommendation assets on the workers (the item model fitted once, then scored)
     with psycopg.connect(_warehouse(server)) as conn:
@@ -229,9 +232,10 @@ def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_se
         conn.execute("DELETE FROM movrec.model_artifacts")
     recs = launch_assets(server, RECOMMENDATION_ASSETS, RANGE_TAGS)
     assert server.wait_run(recs)["status"] == "SUCCESS", server.failures(recs)
-    steps, runs, keys = step_pids(server, [recs])
-    assert set(keys) >= set(RECOMMENDATION_ASSETS) and steps <= set(workers) and not steps & runs
-    used |= {workers[p] for p in steps}
+    starts, workers, runs = placements(server, [recs])
+    pids = {pid for _, pid in starts}
+    assert {key for key, _ in starts} >= set(RECOMMENDATION_ASSETS) and pids <= set(workers) and not pids & runs
+    used |= {workers[p] for p in pids}
     assert used == {"w1", "w2"}  # both workers took steps
 
     # 4. the same tables as the one-process path, bit for bit
@@ -271,10 +275,9 @@ def test_a_worker_killed_mid_step_ends_in_a_retried_successful_run(cluster_and_s
     finally:
         server.fake.configure(latency_s=0.0)
     assert run["status"] == "SUCCESS", server.failures(run_id)
-    with _instance(server) as instance:
-        starts = [e.pid for e in instance.all_logs(run_id)
-                  if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"]
-    assert len(starts) == 2 and starts[0] != starts[1], starts  # started on the killed worker, then again
+    starts, workers, _ = placements(server, [run_id])
+    embedding_starts = [workers.get(pid) for key, pid in starts if key == "netflix_embeddings"]
+    assert len(embedding_starts) == 2 and embedding_starts[0] == victim != embedding_starts[1], (starts, workers)
     with psycopg.connect(_warehouse(server)) as conn:
         n = conn.execute("SELECT count(*) FROM movrec.item_embeddings e JOIN movrec.embedding_models m "
                          "USING (model_id) WHERE m.provider = 'openai' AND e.item_kind = 'netflix'").fetchone()[0]
