@@ -5,16 +5,19 @@
 writes ``OUT_DIR/movies.csv, ratings.csv, links.csv, tags.csv`` (the headers, quoting and value formats of
 the real files). What matters for cost and quality is modelled:
 
-* **item popularity** is Zipf-like (weight ∝ rank^-1.1 over a random permutation of the movies);
+* **item popularity** is Zipf-like (weight ∝ 1 / rank over a random permutation of the movies);
 * **user activity** is log-normal with at least 20 ratings each (as every MovieLens user has), scaled so the
   ratings add up to exactly ``--ratings``;
 * **latent structure**: 24 taste clusters over the 20 MovieLens genres; a movie's genres and title words come
-  from its cluster (so text vectors carry signal too); a user mixes two clusters and drifts from the first to
-  the second over time (so recent history predicts the future, as on a temporal split);
+  from its cluster (so text vectors carry signal too); a user mixes two clusters, each rating drawn from the
+  first with a probability falling from 0.8 to 0.4 over the user's history (so recent history predicts the
+  future better than old, as on a temporal split); within a cluster, popular movies are still drawn more;
 * **ratings** 0.5–5.0 in half steps from user and movie biases plus taste affinity; **timestamps** in per-user
   time order between 1995-01-09 and 2023-10-12; **tags** (about one per 16 ratings) and **links**.
 
-Memory and time grow linearly with the ratings (chunks of users are generated and written in turn).
+Memory and time grow linearly with the ratings (chunks of users are generated and written in turn). On a T80
+split of a 600-user shape, EASE's NDCG@10 is 2.2x popularity's (movrec_pipeline_tests/sources/
+test_synthetic_movielens.py): there is structure to learn beyond popularity, as in the real releases.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ WORDS = {  # title words by genre: a text model can tell clusters apart
 N_CLUSTERS = 24
 START, END = 789_652_009, 1_697_155_200  # 1995-01-09 .. 2023-10-13 (MovieLens 32M's span), epoch seconds
 MIN_RATINGS = 20
+AFFINITY = 150.0  # a cluster's movies are this much likelier for its fans (most picks are "on taste")
+ZIPF = 1.0  # item popularity ∝ rank ** -ZIPF (the most popular movies are rated by most users, as in ML-32M)
+FIRST_TASTE = (0.8, 0.4)  # chance that a user's rating comes from the first cluster: at the start, at the end
 SHAPES = {"ml-32m": (200_948, 87_585, 32_000_204), "ml-25m": (162_541, 62_423, 25_000_095),
           "ml-latest-small": (610, 9_742, 100_836)}
 
@@ -71,7 +77,7 @@ def catalogue(rng: np.random.Generator, n_movies: int):
     cluster = rng.integers(0, N_CLUSTERS, size=n_movies)
     years = np.clip(rng.normal(2002, 14, size=n_movies).round(), 1902, 2023).astype(int)
     popularity = np.empty(n_movies)
-    popularity[rng.permutation(n_movies)] = (np.arange(1, n_movies + 1)) ** -1.1
+    popularity[rng.permutation(n_movies)] = (np.arange(1, n_movies + 1)) ** -ZIPF
     titles, genres = [], []
     for i in range(n_movies):
         own = list(cluster_genres[cluster[i]])
@@ -106,7 +112,7 @@ def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int =
     write_movies(out, ids, titles, genres)
     counts = user_activity(rng, n_users, n_ratings, n_movies)
     # per cluster: the movies' popularity tilted towards the cluster (taste), as a cumulative distribution
-    affinity = np.where(cluster[None, :] == np.arange(N_CLUSTERS)[:, None], 12.0, 1.0)
+    affinity = np.where(cluster[None, :] == np.arange(N_CLUSTERS)[:, None], AFFINITY, 1.0)
     cdf = np.cumsum(popularity[None, :] * affinity, axis=1)
     cdf /= cdf[:, -1:]
     movie_bias = rng.normal(0, 0.45, size=n_movies)
@@ -146,24 +152,31 @@ def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int =
 
 
 def _sample_items(rng: np.random.Generator, cdf: np.ndarray, c1: int, c2: int, n: int) -> np.ndarray:
-    """``n`` distinct movies: the first 60 % from cluster ``c1``'s distribution, the rest from ``c2``'s."""
-    n_movies = cdf.shape[1]
+    """``n`` distinct movies in time order: slot j from cluster ``c1``'s distribution with a probability falling
+    linearly over the slots (:data:`FIRST_TASTE`), else from ``c2``'s."""
+    from_first = rng.random(n) < np.linspace(*FIRST_TASTE, n)
     chosen: dict[int, None] = {}
-    first = int(n * 0.6)
-    for c, want in ((c1, first), (c2, n)):
-        tries = 0
-        while len(chosen) < want:
-            need = want - len(chosen)
-            draws = np.searchsorted(cdf[c], rng.random(int(need * 1.3) + 8))
-            for d in np.minimum(draws, n_movies - 1).tolist():
-                chosen.setdefault(d)
-                if len(chosen) >= want:
-                    break
-            tries += 1
-            if tries > 50:  # the head is exhausted: fill from anywhere
-                rest = np.setdiff1d(rng.permutation(n_movies)[: want * 2], list(chosen))[: want - len(chosen)]
-                chosen.update(dict.fromkeys(rest.tolist()))
-    return np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+    for c, want in ((c1, int(from_first.sum())), (c2, n)):
+        _draw_distinct(rng, cdf[c], chosen, want)
+    picked = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+    items = np.empty(n, np.int64)
+    items[from_first], items[~from_first] = picked[: from_first.sum()], picked[from_first.sum():]
+    return items
+
+
+def _draw_distinct(rng: np.random.Generator, cdf: np.ndarray, chosen: dict[int, None], want: int) -> None:
+    """Add draws from ``cdf`` to ``chosen`` (insertion-ordered, distinct) until it holds ``want`` movies."""
+    n_movies, tries = len(cdf), 0
+    while len(chosen) < want:
+        draws = np.searchsorted(cdf, rng.random(int((want - len(chosen)) * 1.3) + 8))
+        for d in np.minimum(draws, n_movies - 1).tolist():
+            chosen.setdefault(d)
+            if len(chosen) >= want:
+                return
+        tries += 1
+        if tries > 50:  # the head is exhausted: fill from anywhere
+            rest = np.setdiff1d(rng.permutation(n_movies)[: want * 2], list(chosen))[: want - len(chosen)]
+            chosen.update(dict.fromkeys(rest.tolist()))
 
 
 def main() -> None:
