@@ -1,38 +1,54 @@
-"""Evaluate the recommenders on MovieLens latest-small with the T80 protocol and print a table.
+"""The project's method against tuned baselines on MovieLens, protocols T80 and U20, with intervals and p-values.
 
-    .venv/bin/python bench/evaluate_movielens.py [--data-dir DIR] [--cache-dir DIR] [--validation]
-        [--models popularity,mean_svd,mean_text,ease,hybrid,...]
+    .venv/bin/python bench/evaluate_movielens.py [--data-dir DIR] [--cache-dir DIR] [--protocols t80 u20]
+        [--no-tune] [--no-sasrec] [--json OUT]
 
-Reads the CSVs directly with pandas. Text vectors are MiniLM (all-MiniLM-L6-v2, offline) embeddings of
-"title | year | genres"; ``--cache-dir`` keeps them between runs (recomputed when missing).
-``--validation`` evaluates on a T80 split of the T80 training part (for tuning; the test part unused).
+* **T80**: per user, the first 80 % of ratings by time train, the rest test.
+* **U20**: 20 % of the users (seed 0) held out entirely; their first 80 % of ratings are given at scoring time
+  (fold-in: no refit), the rest test — a new customer the model never trained on.
+* **Tuning** (unless ``--no-tune``): each method's grid (movrec_pipeline/ranking/baselines.py ``GRIDS``, the
+  hybrid's and SASRec's below) is fitted on the protocol's training data minus each user's last 10 % of
+  training ratings and scored on that 10 % (NDCG@10); the test ratings are never seen. The chosen values
+  are printed, then every method is refitted on the whole training data and measured on the test.
+* Per metric a 95 % bootstrap interval over users; the project's method against the best baseline by NDCG@10:
+  relative difference, Wilcoxon signed-rank and paired-bootstrap p-values. Fit and scoring seconds per method.
+
+Text vectors are MiniLM (all-MiniLM-L6-v2, offline) embeddings of "title | year | genres"; ``--cache-dir``
+keeps them between runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
+import json
 import os
 import re
 import resource
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from movrec_pipeline.ranking.ease import EASERecommender
-from movrec_pipeline.ranking.evaluation import evaluate, t80_split
+from movrec_pipeline.ranking import baselines
+from movrec_pipeline.ranking.evaluation import Evaluation, measure, t80_split, u20_split, validation_split
 from movrec_pipeline.ranking.hybrid import HybridRecommender
-from movrec_pipeline.ranking.mean_profile import MeanProfileRecommender
-from movrec_pipeline.ranking.popularity import PopularityRecommender
+from movrec_pipeline.ranking.significance import bootstrap_ci, paired
 
 DEFAULT_DATA = Path(
     os.environ.get("MOVREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 _ARTICLES = "The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El"
+PROJECT = "hybrid"
+HYBRID_GRID = {"cold_slots": [0, 1, 2, 3, 5, 10], "lambda_": [100.0, 200.0, 500.0]}
+SASREC_EPOCHS = [20, 40, 60, 80, 100]  # validation NDCG@10 read after these epochs; the best is refitted
 
 
 def load_movielens(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -77,55 +93,139 @@ def text_vectors(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
     return vec
 
 
-def make_model(name: str):
-    """A fresh recommender for a bench name."""
-    factories = {
-        "popularity": PopularityRecommender,
-        "mean_svd": lambda: MeanProfileRecommender("svd"),
-        "mean_text": lambda: MeanProfileRecommender("text"),
-        "ease": lambda: EASERecommender(200.0),
-        "hybrid": HybridRecommender,
-        "hybrid_slots0": lambda: HybridRecommender(cold_slots=0, name="hybrid_slots0"),
-        "hybrid_slots5": lambda: HybridRecommender(cold_slots=5, name="hybrid_slots5"),
-        "hybrid_no_text": lambda: HybridRecommender(name="hybrid_no_text"),
-        "hybrid_no_content": lambda: HybridRecommender(content_weight=0.0, name="hybrid_no_content"),
-    }
-    return factories[name]()
+# ------------------------------------------------------------------------------------------------ methods
+
+
+def factory(name: str, params: dict[str, Any]):
+    if name == PROJECT:
+        return HybridRecommender(**params)
+    if name == "sasrec_ce":
+        from sasrec import SASRecRecommender
+
+        return SASRecRecommender(**params)
+    return baselines.make(name, **params)
+
+
+def grid(name: str) -> list[dict[str, Any]]:
+    space = HYBRID_GRID if name == PROJECT else baselines.GRIDS.get(name, {})
+    keys = sorted(space)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(space[k] for k in keys))]
+
+
+def run(name: str, params: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame, item_ids: np.ndarray,
+        text: np.ndarray, history: pd.DataFrame | None) -> Evaluation:
+    return measure(factory(name, params), train, test, item_ids, text if name in (PROJECT,) else None,
+                   history=history)
+
+
+def tune(name: str, train: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray) -> tuple[dict, list[tuple]]:
+    """Best parameters on the validation split of ``train`` (NDCG@10), and every (params, ndcg) tried."""
+    fit, valid = validation_split(train)
+    if name == "sasrec_ce":
+        return _tune_sasrec(fit, valid, item_ids)
+    tried = []
+    for params in grid(name):
+        tried.append((params, run(name, params, fit, valid, item_ids, text, None).summary()["ndcg@10"]))
+    best = max(tried, key=lambda t: t[1])[0] if tried else {}
+    return best, tried
+
+
+def _tune_sasrec(fit: pd.DataFrame, valid: pd.DataFrame, item_ids: np.ndarray) -> tuple[dict, list[tuple]]:
+    from sasrec import SASRecRecommender
+
+    from movrec_pipeline.ranking.evaluation import measure_rankings
+    from movrec_pipeline.ranking.interactions import InteractionData
+    from movrec_pipeline.ranking.topk import topk_scores
+
+    data = InteractionData.from_ratings(fit, item_ids=item_ids)
+    tried = []
+
+    def check(epoch: int, model: SASRecRecommender) -> None:
+        if epoch in SASREC_EPOCHS:
+            top, _ = topk_scores(model.score, data.n_users, 20, exclude=data.seen())
+            result = measure_rankings(top, data, valid, data.item_counts() == 0)
+            tried.append(({"epochs": epoch}, result.summary()["ndcg@10"]))
+            print(f"    sasrec_ce epoch {epoch}: validation NDCG@10 {tried[-1][1]:.4f} "
+                  f"({np.mean(model.epoch_seconds):.1f} s/epoch)", flush=True)
+
+    SASRecRecommender(epochs=max(SASREC_EPOCHS)).fit(data, on_epoch=check)
+    return max(tried, key=lambda t: t[1])[0], tried
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def fmt_ci(values: np.ndarray) -> str:
+    clean = values[~np.isnan(values)]
+    lo, hi = bootstrap_ci(clean)
+    return f"{clean.mean():.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def report(protocol: str, results: dict[str, Evaluation]) -> dict[str, Any]:
+    print(f"\n{protocol}: {int(results[PROJECT].summary()['users'])} users evaluated")
+    head = f"{'method':18s} {'NDCG@10 [95% CI]':>26s} {'Recall@20 [95% CI]':>26s} {'HR@10':>7s} {'cov@10':>7s} " \
+           f"{'cold R@20 [95% CI]':>26s} {'fit s':>7s} {'score s':>8s}"
+    print(head)
+    rows = {}
+    for name, r in sorted(results.items(), key=lambda kv: -kv[1].summary()["ndcg@10"]):
+        s = r.summary()
+        print(f"{name:18s} {fmt_ci(r.ndcg):>26s} {fmt_ci(r.recall):>26s} {s['hr@10']:7.4f} {s['coverage@10']:7.4f} "
+              f"{fmt_ci(r.cold_recall):>26s} {s['fit_seconds']:7.1f} {s['seconds'] - s['fit_seconds']:8.1f}")
+        rows[name] = {k: v for k, v in s.items()}
+    others = {n: r for n, r in results.items() if n != PROJECT}
+    best = max(others, key=lambda n: others[n].summary()["ndcg@10"])
+    ours = results[PROJECT]
+    assert np.array_equal(ours.user_ids, others[best].user_ids)
+    cmp = paired(ours.ndcg, others[best].ndcg)
+    rec = paired(ours.recall, others[best].recall)
+    print(f"{PROJECT} vs best baseline {best}: NDCG@10 {cmp.relative:+.1%} (diff {cmp.diff:+.4f}, 95% CI "
+          f"[{cmp.ci[0]:+.4f}, {cmp.ci[1]:+.4f}], Wilcoxon p={cmp.p_wilcoxon:.2g}, bootstrap p={cmp.p_bootstrap:.2g}); "
+          f"Recall@20 {rec.relative:+.1%} (p={rec.p_wilcoxon:.2g})")
+    return {"rows": rows, "best_baseline": best, "ndcg_relative": cmp.relative, "ndcg_p_wilcoxon": cmp.p_wilcoxon,
+            "ndcg_p_bootstrap": cmp.p_bootstrap, "recall_relative": rec.relative, "recall_p": rec.p_wilcoxon}
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA, help="holds ml-latest-small/ (MOVREC_DATA_DIR)"
-    )
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="holds ml-latest-small/ (MOVREC_DATA_DIR)")
+    ap.add_argument("--release", default="ml-latest-small")
     ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--validation", action="store_true")
-    ap.add_argument(
-        "--models",
-        default="popularity,mean_svd,mean_text,ease,hybrid,hybrid_slots5,hybrid_slots0,hybrid_no_content",
-    )
+    ap.add_argument("--protocols", nargs="+", default=["t80", "u20"], choices=["t80", "u20"])
+    ap.add_argument("--no-tune", action="store_true", help="use the recorded values (baselines.TUNED)")
+    ap.add_argument("--no-sasrec", action="store_true")
+    ap.add_argument("--json", type=Path, help="write every figure here")
     args = ap.parse_args(argv)
 
-    ratings, movies = load_movielens(args.data_dir / "ml-latest-small")
+    ratings, movies = load_movielens(args.data_dir / args.release)
     item_ids = movies["movie_id"].to_numpy()
     texts = [movie_text(t, g) for t, g in zip(movies["title"], movies["genres"], strict=True)]
-    vectors = text_vectors(texts, args.cache_dir)
-    train, test = t80_split(ratings)
-    if args.validation:
-        train, test = t80_split(train)
-    print(f"T80{' validation' if args.validation else ''}: {len(train)} train / {len(test)} test ratings")
-    cols = ["ndcg@10", "recall@20", "hr@10", "cov@10", "cold_r@20", "fit_s"]
-    print(f"{'model':18s} " + " ".join(f"{c:>9s}" for c in cols))
-    for name in args.models.split(","):
-        text = None if name == "hybrid_no_text" else vectors
-        r = evaluate(make_model(name), train, test, item_ids, text)  # the fitted model is freed after
-        keys = ["ndcg@10", "recall@20", "hr@10", "coverage@10", "cold_recall@20"]
-        values = " ".join(f"{r[key]:9.4f}" for key in keys)
-        print(f"{name:18s} {values} {r['fit_seconds']:9.1f}", flush=True)
-    print(
-        f"users={int(r['users'])} cold_users={int(r['cold_users'])} "
-        f"peak RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
-    )
+    text = text_vectors(texts, args.cache_dir)
+    methods = [PROJECT, *baselines.CHEAP] + ([] if args.no_sasrec else ["sasrec_ce"])
+    out: dict[str, Any] = {}
+    for protocol in args.protocols:
+        if protocol == "t80":
+            train, test = t80_split(ratings)
+            history = None
+        else:
+            train, history, test = u20_split(ratings)
+        print(f"\n== {protocol.upper()}: {len(train):,} training ratings, {len(test):,} test ratings", flush=True)
+        chosen, results = {}, {}
+        for name in methods:
+            started = time.perf_counter()
+            if args.no_tune:
+                params = {"epochs": 60} if name == "sasrec_ce" else baselines.TUNED.get(name, {})
+                tried = []
+            else:
+                params, tried = tune(name, train, item_ids, text)
+            chosen[name] = {"params": params, "grid": [(p, round(v, 4)) for p, v in tried]}
+            tuning = time.perf_counter() - started
+            results[name] = run(name, params, train, test, item_ids, text, history)
+            print(f"  {name}: {params} (tuned over {len(tried)} settings in {tuning:.0f} s) -> NDCG@10 "
+                  f"{results[name].summary()['ndcg@10']:.4f}", flush=True)
+        out[protocol] = {"chosen": chosen, **report(protocol.upper(), results)}
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import shutil
 
 from movrec_pipeline.core import paths
+from movrec_pipeline.core.errors import MovrecError
 from movrec_pipeline.defs.policies import POOL_LIMITS
 from movrec_pipeline.warehouse import connection
 
@@ -35,10 +36,27 @@ def prepare_environment() -> dict[str, str]:
     return env
 
 
+POOL_LIMITS_ENV = "MOVREC_POOL_LIMITS"
+
+
+def pool_limits() -> dict[str, int]:
+    """The project's pool limits, with ``MOVREC_POOL_LIMITS=pool=n,...`` on top (e.g. more scoring slots for
+    Dask workers: ``movrec_db_heavy=4``)."""
+    limits = dict(POOL_LIMITS)
+    for item in filter(None, (p.strip() for p in os.environ.get(POOL_LIMITS_ENV, "").split(","))):
+        pool, _, value = item.partition("=")
+        if pool.strip() not in POOL_LIMITS or not value.strip().isdigit() or int(value) < 1:
+            raise MovrecError(f"{POOL_LIMITS_ENV}: {item!r} is not <pool>=<slots ≥ 1> with a pool of "
+                              f"{', '.join(POOL_LIMITS)}")
+        limits[pool.strip()] = int(value)
+    return limits
+
+
 def apply_pool_limits() -> None:
     """Pool limits live in the instance; set ours (idempotent)."""
     import dagster as dg
 
+    limits = pool_limits()
     with dg.DagsterInstance.get() as instance:
-        for pool, limit in POOL_LIMITS.items():
+        for pool, limit in limits.items():
             instance.event_log_storage.set_concurrency_slots(pool, limit)

@@ -17,6 +17,8 @@ class Recommender(Protocol):
     ``score`` returns (len(user_rows), I) float32 scores, higher is better, seen items not excluded (the
     caller excludes them, e.g. ``topk_scores(..., exclude=data.seen())``); ``explain`` returns the
     training item columns contributing most to a score, with their share of the positive contributions.
+    ``scores_for`` scores users the model was not fitted on, from their own interactions in ``data`` (same
+    catalogue): fold-in, no refit.
     """
 
     name: str
@@ -24,6 +26,8 @@ class Recommender(Protocol):
     def fit(self, data: InteractionData, item_text_vectors: np.ndarray | None = None) -> Recommender: ...
 
     def score(self, user_rows: np.ndarray) -> np.ndarray: ...
+
+    def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray: ...
 
     def explain(self, user_row: int, item_col: int, top: int = 3) -> list[tuple[int, float]]: ...
 

@@ -7,6 +7,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from movrec_pipeline.ranking.base import explain_shares
+from movrec_pipeline.ranking.gram import cooccurrence
 from movrec_pipeline.ranking.interactions import InteractionData
 
 
@@ -63,7 +64,8 @@ class LinearItemModel:
 class EASERecommender(LinearItemModel):
     """EASE: ``B = argmin ||X - XB||^2 + lambda ||B||^2, diag(B) = 0``; scores ``X_u B``.
 
-    Fitted on items with at least one training interaction (others score the row minimum - 1).
+    Fitted on items with at least one training interaction (others score the row minimum - 1); with
+    ``head_items``, on the most-rated of them only (a dense head x head model instead of items x items).
     ``weighting`` selects the input weights (default binary/implicit).
     """
 
@@ -73,21 +75,33 @@ class EASERecommender(LinearItemModel):
         weighting: str = "binary",
         dtype: type = np.float32,
         name: str | None = None,
+        head_items: int | None = None,
     ):
-        self.lambda_, self.weighting, self.dtype = lambda_, weighting, dtype
+        self.lambda_, self.weighting, self.dtype, self.head_items = lambda_, weighting, dtype, head_items
         self.name = name or f"ease_l{lambda_:g}"
 
     def fit(self, data: InteractionData, item_text_vectors: np.ndarray | None = None) -> EASERecommender:
         x = data.weighted(self.weighting).tocsc()
-        self.active_ = np.flatnonzero(np.diff(x.indptr) > 0)
+        counts = np.diff(x.indptr)
+        self.active_ = np.flatnonzero(counts > 0)
+        if self.head_items is not None and len(self.active_) > self.head_items:  # the most-rated: bounded memory
+            self.active_ = np.sort(self.active_[np.argsort(-counts[self.active_], kind="stable")[: self.head_items]])
         xa = x[:, self.active_].tocsr()
-        self.w_ = ease_weights((xa.T @ xa).toarray().astype(self.dtype), self.lambda_)
+        self.w_ = ease_weights(cooccurrence(xa).astype(self.dtype, copy=False), self.lambda_)
         self.query_ = xa.astype(np.float32)
         self.n_items_ = data.n_items
         return self
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         warm = self._warm_scores(user_rows)
+        out = np.empty((len(user_rows), self.n_items_), np.float32)
+        out[:] = (warm.min(axis=1, initial=0.0) - 1.0)[:, None]
+        out[:, self.active_] = warm
+        return out
+
+    def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray:
+        query = data.weighted(self.weighting)[user_rows].tocsc()[:, self.active_].tocsr().astype(np.float32)
+        warm = np.asarray(query @ self.w_, dtype=np.float32)
         out = np.empty((len(user_rows), self.n_items_), np.float32)
         out[:] = (warm.min(axis=1, initial=0.0) - 1.0)[:, None]
         out[:, self.active_] = warm

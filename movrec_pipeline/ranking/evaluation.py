@@ -1,13 +1,18 @@
-"""Offline evaluation protocol "T80" and ranking metrics.
+"""Offline evaluation protocols (T80, U20, the validation split for tuning) and ranking metrics.
 
 T80: per user, ratings sorted by time (ties by movie id); the first ``max(floor(0.8 n), 1)`` are training,
 the rest test. Models are fitted on all users' training ratings; each user's ranking covers every catalogue
 movie not in that user's training set. Every test item counts as relevant, whatever its rating.
+U20: a fixed fifth of the users is held out of training; their first 80 % of ratings are folded in at
+scoring time (no refit) and the rest are the test. Tuning uses neither test: :func:`validation_split` holds out
+each user's last 10 % of training ratings. Recall@k divides by ``min(|test|, k)`` (Liang et al. 2018, the
+EASE paper), so a perfect list scores 1.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,7 +21,8 @@ from movrec_pipeline.ranking.base import Recommender
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import topk_scores
 
-__all__ = ["catalog_coverage", "evaluate", "hit_at_k", "ndcg_at_k", "recall_at_k", "t80_split"]
+__all__ = ["Evaluation", "catalog_coverage", "evaluate", "hit_at_k", "measure", "measure_rankings", "ndcg_at_k",
+           "recall_at_k", "t80_split", "u20_split", "validation_split"]
 
 
 def t80_split(ratings: pd.DataFrame, train_fraction: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -30,6 +36,25 @@ def t80_split(ratings: pd.DataFrame, train_fraction: float = 0.8) -> tuple[pd.Da
     n = ordered.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
     is_train = pos < np.maximum(np.floor(train_fraction * n), 1)
     return ordered[is_train], ordered[~is_train]
+
+
+def u20_split(ratings: pd.DataFrame, held_out: float = 0.2, seed: int = 0, history: float = 0.8
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Protocol U20: ``held_out`` of the users (a fixed random choice) leave training entirely; their first
+    ``history`` of ratings by time are given at scoring time (fold-in), the rest are the test.
+
+    Returns (train: every rating of the other users, history, test).
+    """
+    users = np.unique(ratings["user_id"].to_numpy())
+    chosen = np.random.default_rng(seed).permutation(users)[: round(held_out * len(users))]
+    out = ratings["user_id"].isin(chosen).to_numpy()
+    known, test = t80_split(ratings[out], history)
+    return ratings[~out], known, test
+
+
+def validation_split(train: pd.DataFrame, fraction: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """For tuning, from training data only: each user's last ``fraction`` of training ratings by time."""
+    return t80_split(train, 1.0 - fraction)
 
 
 def _dcg_discounts(k: int) -> np.ndarray:
@@ -63,6 +88,37 @@ def catalog_coverage(topk: np.ndarray, n_items: int, k: int) -> float:
     return float(len(np.unique(np.asarray(topk)[:, :k])) / n_items) if n_items else 0.0
 
 
+@dataclass
+class Evaluation:
+    """Per-user metrics of one method on one protocol (arrays follow ``user_ids``), and what it cost."""
+
+    user_ids: np.ndarray
+    ndcg: np.ndarray
+    recall: np.ndarray
+    hits: np.ndarray
+    cold_recall: np.ndarray  # NaN for users without a cold test item
+    coverage: float
+    fit_seconds: float
+    seconds: float
+    k_ndcg: int = 10
+    k_recall: int = 20
+    top: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32), repr=False)  # evaluated rows
+
+    def summary(self) -> dict[str, float]:
+        """Means over users, with the keys :func:`evaluate` returns."""
+        cold = self.cold_recall[~np.isnan(self.cold_recall)]
+
+        def mean(a: np.ndarray) -> float:
+            return float(np.mean(a)) if len(a) else float("nan")
+
+        return {
+            f"ndcg@{self.k_ndcg}": mean(self.ndcg), f"recall@{self.k_recall}": mean(self.recall),
+            f"hr@{self.k_ndcg}": mean(self.hits), f"coverage@{self.k_ndcg}": self.coverage,
+            f"cold_recall@{self.k_recall}": mean(cold), "users": float(len(self.ndcg)),
+            "cold_users": float(len(cold)), "fit_seconds": self.fit_seconds, "seconds": self.seconds,
+        }
+
+
 def evaluate(
     recommender: Recommender,
     train: pd.DataFrame,
@@ -71,6 +127,7 @@ def evaluate(
     item_text_vectors: np.ndarray | None = None,
     k_ndcg: int = 10,
     k_recall: int = 20,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Fit ``recommender`` on ``train`` and score the ranking of unseen catalogue items against ``test``.
 
@@ -80,7 +137,22 @@ def evaluate(
     >= 1 test item in the catalogue), ``cold_users``, ``fit_seconds`` and ``seconds`` (fit + ranking).
     Test ratings of users absent from ``train`` or of movies outside ``item_ids`` are ignored.
     ``item_text_vectors`` rows follow ``item_ids`` (any order; the model sees them in sorted-id order).
+    With ``history`` (protocol U20) the test users are those of ``history``, folded in at scoring time.
     """
+    return measure(recommender, train, test, item_ids, item_text_vectors, k_ndcg, k_recall, history).summary()
+
+
+def measure(
+    recommender: Recommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    item_ids: np.ndarray,
+    item_text_vectors: np.ndarray | None = None,
+    k_ndcg: int = 10,
+    k_recall: int = 20,
+    history: pd.DataFrame | None = None,
+) -> Evaluation:
+    """:func:`evaluate`'s work, keeping every user's metrics (for intervals and paired tests)."""
     start = time.perf_counter()
     item_ids = np.asarray(item_ids)
     if len(np.unique(item_ids)) != len(item_ids):
@@ -92,40 +164,43 @@ def evaluate(
     data = InteractionData.from_ratings(train, item_ids=item_ids)
     recommender.fit(data, item_text_vectors)
     fit_seconds = time.perf_counter() - start
+    if history is None:
+        users, score = data, recommender.score
+    else:
+        users = InteractionData.from_ratings(history, item_ids=item_ids)
+
+        def score(rows: np.ndarray) -> np.ndarray:
+            return recommender.scores_for(users, rows)
+
     k = max(k_ndcg, k_recall)
-    top, _ = topk_scores(recommender.score, data.n_users, k, exclude=data.seen())
+    top, _ = topk_scores(score, users.n_users, k, exclude=users.seen())
+    return measure_rankings(top, users, test, data.item_counts() == 0, k_ndcg, k_recall, fit_seconds, start)
 
-    rows = np.searchsorted(data.user_ids, test["user_id"].to_numpy())
-    rows = np.minimum(rows, data.n_users - 1)
-    cols = np.searchsorted(data.item_ids, test["movie_id"].to_numpy())
-    cols = np.minimum(cols, data.n_items - 1)
-    ok = (data.user_ids[rows] == test["user_id"].to_numpy()) & (
-        data.item_ids[cols] == test["movie_id"].to_numpy()
-    )
+
+def measure_rankings(top: np.ndarray, users: InteractionData, test: pd.DataFrame, cold_item: np.ndarray,
+                     k_ndcg: int = 10, k_recall: int = 20, fit_seconds: float = 0.0, start: float | None = None
+                     ) -> Evaluation:
+    """Per-user metrics of rankings ``top`` (rows follow ``users``) against ``test``; ``cold_item`` marks the
+    items nobody rated in training."""
+    start = time.perf_counter() if start is None else start
+    rows = np.minimum(np.searchsorted(users.user_ids, test["user_id"].to_numpy()), max(users.n_users - 1, 0))
+    cols = np.minimum(np.searchsorted(users.item_ids, test["movie_id"].to_numpy()), users.n_items - 1)
+    ok = (users.user_ids[rows] == test["user_id"].to_numpy()) & (users.item_ids[cols] == test["movie_id"].to_numpy())
     rows, cols = rows[ok], cols[ok]
-    cold_item = data.item_counts() == 0
-
-    ndcg, recall, hits, cold_recall = [], [], [], []
     order = np.argsort(rows, kind="stable")
     rows, cols = rows[order], cols[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
-    for s, e in zip(starts, np.r_[starts[1:], len(rows)], strict=True):
+    n = len(starts)
+    ndcg, recall, hits, cold_recall = (np.empty(n) for _ in range(4))
+    evaluated = np.empty(n, np.int64)
+    for j, (s, e) in enumerate(zip(starts, np.r_[starts[1:], len(rows)], strict=True)):
         u, rel = rows[s], np.unique(cols[s:e])
-        ndcg.append(ndcg_at_k(top[u], rel, k_ndcg))
-        recall.append(recall_at_k(top[u], rel, k_recall))
-        hits.append(hit_at_k(top[u], rel, k_ndcg))
+        evaluated[j] = u
+        ndcg[j] = ndcg_at_k(top[u], rel, k_ndcg)
+        recall[j] = recall_at_k(top[u], rel, k_recall)
+        hits[j] = hit_at_k(top[u], rel, k_ndcg)
         cold = rel[cold_item[rel]]
-        if len(cold):
-            cold_recall.append(recall_at_k(top[u], cold, k_recall))
-    evaluated = np.unique(rows)
-    return {
-        f"ndcg@{k_ndcg}": float(np.mean(ndcg)) if ndcg else float("nan"),
-        f"recall@{k_recall}": float(np.mean(recall)) if recall else float("nan"),
-        f"hr@{k_ndcg}": float(np.mean(hits)) if hits else float("nan"),
-        f"coverage@{k_ndcg}": catalog_coverage(top[evaluated], data.n_items, k_ndcg),
-        f"cold_recall@{k_recall}": float(np.mean(cold_recall)) if cold_recall else float("nan"),
-        "users": float(len(ndcg)),
-        "cold_users": float(len(cold_recall)),
-        "fit_seconds": fit_seconds,
-        "seconds": time.perf_counter() - start,
-    }
+        cold_recall[j] = recall_at_k(top[u], cold, k_recall) if len(cold) else np.nan
+    return Evaluation(users.user_ids[evaluated], ndcg, recall, hits, cold_recall,
+                      catalog_coverage(top[evaluated], users.n_items, k_ndcg), fit_seconds,
+                      time.perf_counter() - start, k_ndcg, k_recall, top[evaluated])

@@ -155,6 +155,12 @@ class HybridRecommender:
     def score(self, user_rows: np.ndarray) -> np.ndarray:
         return self.score_users(self.users_, user_rows)
 
+    def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray:
+        """Fold-in: users not fitted on, encoded from their own ratings in ``data`` (encoded once per ``data``)."""
+        if getattr(self, "_folded", (None,))[0] is not data:
+            self._folded = (data, self.encode(data))
+        return self.score_users(self._folded[1], user_rows)
+
     def score_users(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
         """(n, I) float32 scores of ``users``' rows ``user_rows`` (seen items not excluded)."""
         return self.score_and_scale(users, user_rows)[0]

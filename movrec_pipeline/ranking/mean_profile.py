@@ -50,6 +50,14 @@ class MeanProfileRecommender:
         s[:, ~self.item_ok_] = -2.0
         return s.astype(np.float32)
 
+    def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray:
+        seen = data.seen()[user_rows]
+        counts = np.maximum(np.diff(seen.indptr), 1).astype(np.float32)
+        prof = normalize_rows(np.asarray(seen @ self.items_) / counts[:, None])
+        s = prof @ self.items_.T
+        s[:, ~self.item_ok_] = -2.0
+        return s.astype(np.float32)
+
     def explain(self, user_row: int, item_col: int, top: int = 3) -> list[tuple[int, float]]:
         cols = self.seen_.indices[self.seen_.indptr[user_row] : self.seen_.indptr[user_row + 1]]
         if self.norms_[user_row] == 0 or not self.item_ok_[item_col]:
