@@ -73,6 +73,8 @@ def test_kill_mid_source_load(baseline: Baseline, stage: str) -> None:
     url = baseline.url
     where = ("application_name = 'pg_restore' AND " +
              ("datname LIKE 'movrec_restore_%%'" if stage == "scratch" else "datname = current_database()"))
+    with psycopg.connect(url, autocommit=True) as conn:  # same archive: force a restore past the fingerprint
+        conn.execute("DELETE FROM movrec.asset_state WHERE asset = 'dvdrental'")
     worker = Worker({"assets": ["dvdrental"]})
     wait_for(lambda: activity(url, where) or not worker.alive(), 120, f"pg_restore into the {stage} database")
     assert worker.alive(), worker.result()
