@@ -140,7 +140,7 @@ class RecommenderSettings(dg.ConfigurableResource):
     recency_half_life_days: float = 0.0  # 0 = plain mean of rented films (seed 000)
     index_method: str = "hnsw"  # or "ivfflat"
     hnsw_m: int = 16
-    hnsw_ef_construction: int = 64
+    hnsw_ef_construction: int = 128  # 64 gave recall@10 0.954 at 87k items (ef_search 200); 128 gives 0.988
     hnsw_ef_search: int = 200  # cross-kind profile queries (films -> shows) need > 100 for recall >= 0.98
     ivfflat_lists: int = 0  # 0 = from the row count
     ivfflat_probes: int = 10

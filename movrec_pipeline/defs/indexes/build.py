@@ -18,7 +18,7 @@ from movrec_pipeline.warehouse.vector_index import index_prefix
 class IndexSpec:
     method: str = "hnsw"  # or "ivfflat"
     m: int = 16
-    ef_construction: int = 64
+    ef_construction: int = 128
     lists: int = 0  # 0 = from the row count (pgvector README: rows/1000 up to 1M rows, sqrt(rows) above)
 
     def lists_for(self, rows: int) -> int:
