@@ -47,7 +47,13 @@ DEFAULT_DATA = Path(
 )
 _ARTICLES = "The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El"
 PROJECT = "hybrid"
-HYBRID_GRID = {"cold_slots": [0, 1, 2, 3, 4, 5, 6, 8, 10], "lambda_": [100.0, 200.0, 500.0]}
+# the project's method, tuned stage by stage (coordinate descent: each stage keeps the best of the one before)
+HYBRID_STAGES = [
+    {"lambda_": [100.0, 200.0, 500.0]},
+    {"content_weight": [0.15, 0.3, 0.5], "recency_half_life": [3.0, 10.0, 30.0]},
+]
+COLD_SLOTS = [1, 2, 3, 4, 5, 6, 8, 10]  # placed at the end of the top 20: ranks 21 - slots .. 20
+HYBRID_GRID = {**{k: v for stage in HYBRID_STAGES for k, v in stage.items()}, "cold_slots": COLD_SLOTS}
 SASREC_EPOCHS = [20, 40, 60, 80, 100]  # validation NDCG@10 read after these epochs; the best is refitted
 
 
@@ -132,20 +138,28 @@ def tune(name: str, train: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray,
     tried = []
 
     def trial(params: dict) -> dict:
+        for done, figures in tried:
+            if done == params:
+                return figures
         summary = run(name, params, fit, valid, item_ids, text, None).summary()
         tried.append((params, {k: round(summary[k], 4) for k in ("ndcg@10", "recall@20", "cold_recall@20")}))
-        return summary
+        return tried[-1][1]
 
     if name != PROJECT:
         for params in grid(name):
             trial(params)
         return (max(tried, key=lambda t: t[1]["ndcg@10"])[0] if tried else {}), tried
-    lam = max(HYBRID_GRID["lambda_"], key=lambda v: trial({"lambda_": v, "cold_slots": 0})["ndcg@10"])
-    slots = 0
-    for s in sorted(HYBRID_GRID["cold_slots"]):
-        if s and trial({"lambda_": lam, "cold_slots": s})["recall@20"] >= recall_to_keep:
-            slots = s
-    return {"lambda_": lam, "cold_slots": slots}, tried
+    best: dict[str, Any] = {"cold_slots": 0}
+    for stage in HYBRID_STAGES:
+        keys = sorted(stage)
+        options = [{**best, **dict(zip(keys, vals, strict=True))} for vals in itertools.product(*map(stage.get, keys))]
+        best = max(options, key=lambda params: trial(params)["ndcg@10"])
+    chosen = best
+    for slots in COLD_SLOTS:  # the most slots whose Recall@20 keeps up; they never move the top 10
+        params = {**best, "cold_slots": slots, "protect_top": 20 - slots}
+        if trial(params)["recall@20"] >= recall_to_keep:
+            chosen = params
+    return chosen, tried
 
 
 def _tune_sasrec(fit: pd.DataFrame, valid: pd.DataFrame, item_ids: np.ndarray) -> tuple[dict, list[tuple]]:
