@@ -102,7 +102,8 @@ def _status(s: Status) -> list[object]:
     parts += ["", table(["asset", "table", "rows", "last materialized", "from"], rows)]
     if s.quality:
         parts += ["", f"quality (offline evaluation of {cell(s.quality[0]['evaluated_at'])}):"]
-        keys = ["method", "ndcg_at_10", "recall_at_20", "hr_at_10", "coverage_at_10", "cold_recall_at_20", "users"]
+        keys = ["protocol", "method", "ndcg_at_10", "recall_at_20", "hr_at_10", "coverage_at_10",
+                "cold_recall_at_20", "users", "p_vs_best"]
         headers = [k.replace("_at_", "@").replace("_", " ") for k in keys]
         parts.append(table(headers, [[q.get(k) for k in keys] for q in s.quality]))
     return parts + [f"note: {note}" for note in s.notes]

@@ -119,27 +119,9 @@ class Evaluation:
         }
 
 
-def evaluate(
-    recommender: Recommender,
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    item_ids: np.ndarray,
-    item_text_vectors: np.ndarray | None = None,
-    k_ndcg: int = 10,
-    k_recall: int = 20,
-    history: pd.DataFrame | None = None,
-) -> dict[str, float]:
-    """Fit ``recommender`` on ``train`` and score the ranking of unseen catalogue items against ``test``.
-
-    Keys: ``ndcg@k``, ``recall@k`` (denominator ``min(|test|, k)``), ``hr@k``, ``coverage@k``,
-    ``cold_recall@k`` (recall@k_recall restricted to the user's cold test items - items no one rated in
-    training - averaged over users having any; NaN if none), ``users`` (evaluated users: in train and with
-    >= 1 test item in the catalogue), ``cold_users``, ``fit_seconds`` and ``seconds`` (fit + ranking).
-    Test ratings of users absent from ``train`` or of movies outside ``item_ids`` are ignored.
-    ``item_text_vectors`` rows follow ``item_ids`` (any order; the model sees them in sorted-id order).
-    With ``history`` (protocol U20) the test users are those of ``history``, folded in at scoring time.
-    """
-    return measure(recommender, train, test, item_ids, item_text_vectors, k_ndcg, k_recall, history).summary()
+def evaluate(*args, **kwargs) -> dict[str, float]:
+    """:func:`measure`'s means over users (keys as :meth:`Evaluation.summary`)."""
+    return measure(*args, **kwargs).summary()
 
 
 def measure(
@@ -152,7 +134,15 @@ def measure(
     k_recall: int = 20,
     history: pd.DataFrame | None = None,
 ) -> Evaluation:
-    """:func:`evaluate`'s work, keeping every user's metrics (for intervals and paired tests)."""
+    """Fit ``recommender`` on ``train`` and measure its ranking of unseen catalogue items against ``test``.
+
+    Per user: NDCG@k, Recall@k (denominator ``min(|test|, k)``), HR@k and cold Recall@k_recall (restricted to
+    the user's cold test items - items no one rated in training; NaN for users without any); coverage@k over all
+    lists. Users evaluated: in ``train`` (or ``history``) with >= 1 test item in the catalogue. Test ratings of
+    other users or of movies outside ``item_ids`` are ignored. ``item_text_vectors`` rows follow ``item_ids``
+    (any order; the model sees them in sorted-id order). With ``history`` (protocol U20) the test users are
+    those of ``history``, folded in at scoring time.
+    """
     start = time.perf_counter()
     item_ids = np.asarray(item_ids)
     if len(np.unique(item_ids)) != len(item_ids):

@@ -33,7 +33,6 @@ import pytest
 from movrec_pipeline_tests.e2e.devserver import (
     ARTIFACTS,
     BACKFILL,
-    BACKFILL_STATUS,
     LOCATION,
     PROJECT_DIR,
     REPOSITORY,
@@ -216,7 +215,7 @@ def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_se
                                                 "assetSelection": [{"path": [a]} for a in TEXT_ASSETS]}})
     backfill = backfill["launchPartitionBackfill"]
     assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
-    status = wait_backfill_runs(server, backfill["backfillId"])
+    status = server.wait_backfill(backfill["backfillId"])
     run_ids = [r["runId"] for r in status["runs"]]
     assert status["status"] == "COMPLETED_SUCCESS" and len(run_ids) == 4, status  # 32 buckets / 8 per run
     starts, workers, runs = placements(server, run_ids)
@@ -240,17 +239,6 @@ def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_se
 
     # 4. the same tables as the one-process path, bit for bit
     assert digests(server) == reference
-
-
-def wait_backfill_runs(server: DevServer, backfill_id: str, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server.alive()
-        status = server.gql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
-        if status.get("status") not in (None, "REQUESTED", "CANCELING"):
-            return status
-        time.sleep(2)
-    raise AssertionError(f"backfill {backfill_id} did not finish:\n{server.log_tail()}")
 
 
 def test_a_worker_killed_mid_step_ends_in_a_retried_successful_run(cluster_and_server) -> None:

@@ -45,10 +45,16 @@ def test_every_customer_and_user_gets_recommendations(pipeline, warehouse_url: s
 
 def test_quality_beats_the_bar_and_the_baselines(pipeline, warehouse_url: str) -> None:
     with psycopg.connect(warehouse_url) as conn:
-        rows = dict(conn.execute("SELECT DISTINCT ON (method) method, ndcg_at_10 FROM movrec.recommendation_quality "
-                                 "ORDER BY method, evaluated_at DESC").fetchall())
-    assert rows["hybrid"] >= 0.125
-    assert rows["hybrid"] > rows["popularity"] and rows["hybrid"] > rows["mean_profile_svd"]
+        latest = conn.execute("SELECT protocol, method, ndcg_at_10, ndcg_low, ndcg_high, p_vs_best "
+                              "FROM movrec.recommendation_quality WHERE evaluated_at = "
+                              "(SELECT max(evaluated_at) FROM movrec.recommendation_quality)").fetchall()
+    t80 = {m: n for protocol, m, n, *_ in latest if protocol == "T80"}
+    assert set(t80) == {"hybrid", "popularity", "recent_popularity", "ease", "rp3beta", "ials", "mean_profile_svd"}
+    assert {protocol for protocol, *_ in latest} == {"T80", "U20"}
+    assert t80["hybrid"] >= 0.125 and t80["hybrid"] == max(t80.values())
+    assert all(lo <= n <= hi for _, _, n, lo, hi, _ in latest)  # every row has its bootstrap interval
+    p = {protocol: p for protocol, m, *_, p in latest if m == "hybrid"}
+    assert 0 <= p["T80"] < 0.05 and 0 <= p["U20"] <= 1
 
 
 def test_second_run_skips_unchanged_tables(pipeline, warehouse_url: str) -> None:

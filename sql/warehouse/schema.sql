@@ -165,6 +165,13 @@ CREATE TABLE IF NOT EXISTS movrec.recommendation_quality (
     users           integer,
     seconds         real
 );
+-- protocol (T80 / U20), a 95 % bootstrap interval of NDCG@10, and on the project's row the paired test
+-- against the best baseline (added later: old rows are T80)
+ALTER TABLE movrec.recommendation_quality
+    ADD COLUMN IF NOT EXISTS protocol text NOT NULL DEFAULT 'T80',
+    ADD COLUMN IF NOT EXISTS ndcg_low real,
+    ADD COLUMN IF NOT EXISTS ndcg_high real,
+    ADD COLUMN IF NOT EXISTS p_vs_best real;
 
 -- Fitted models (NumPy arrays in 64 MB parts): fitted by one step, loaded by any worker that scores with them.
 CREATE TABLE IF NOT EXISTS movrec.model_artifacts (

@@ -1,4 +1,4 @@
-"""The offline evaluation of the MovieLens recommendations (protocol T80) beside the baselines."""
+"""The offline evaluation of the MovieLens recommendations (protocols T80 and U20) beside tuned baselines."""
 
 import math
 from datetime import UTC, datetime
@@ -13,9 +13,7 @@ from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
 from movrec_pipeline.defs.recommendations import movielens_lists
 from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 from movrec_pipeline.defs.sources import movielens_reads
-from movrec_pipeline.ranking import evaluation
-from movrec_pipeline.ranking.mean_profile import MeanProfileRecommender
-from movrec_pipeline.ranking.popularity import PopularityRecommender
+from movrec_pipeline.ranking import baselines, evaluation, significance
 from movrec_pipeline.warehouse import fingerprints, sqlfiles, vectors
 from movrec_pipeline.warehouse.tables import copy_frame
 
@@ -23,28 +21,37 @@ PROJECT_METHOD = "hybrid"
 MAX_EVALUATED_USERS = 20_000  # above this, a fixed sample: the users whose id is a multiple of ceil(users / 20,000)
 
 
+PROTOCOLS = ("T80", "U20")
+METRICS = {"ndcg_at_10": "ndcg@10", "recall_at_20": "recall@20", "hr_at_10": "hr@10", "coverage_at_10": "coverage@10",
+           "cold_recall_at_20": "cold_recall@20"}
+
+
 @dg.asset(
     deps=["movielens_ratings", "movielens_movie_embeddings", "movielens_vector_index"], group_name="evaluation",
     kinds={"numpy", "scipy"}, automation_condition=DOWNSTREAM, owners=OWNERS, retry_policy=DB_RETRY,
-    pool=DB_POOL, code_version="1",
-    description="Offline evaluation on MovieLens, protocol T80 (per user the first 80 % of ratings by time "
-    "train, the rest test): NDCG@10, Recall@20, HR@10, coverage@10, cold-movie Recall@20 of the project's "
-    "method beside popularity and the seeds' mean-profile method. Above 20,000 users a fixed sample is "
-    "evaluated: the users whose id is a multiple of ceil(users / 20,000).",
+    pool=DB_POOL, code_version="2",
+    description="Offline evaluation on MovieLens of the project's method beside the tuned cheap baselines "
+    f"({', '.join(baselines.CHEAP)}), on two protocols: T80 (per user the first 80 % of ratings by time train, "
+    "the rest test) and U20 (a fixed fifth of the users never trained on: their first 80 % folded in at "
+    "scoring time, the rest test). NDCG@10 with a 95 % bootstrap interval, Recall@20, HR@10, coverage@10, "
+    "cold-movie Recall@20; the project's method against the best baseline with a paired Wilcoxon test. Above "
+    "20,000 users a fixed sample is evaluated: the users whose id is a multiple of ceil(users / 20,000).",
     metadata={"dagster/column_schema": column_schema([
-        ("evaluated_at", "timestamptz"), ("method", "text"), ("ndcg_at_10", "real"), ("recall_at_20", "real"),
-        ("hr_at_10", "real"), ("coverage_at_10", "real"), ("cold_recall_at_20", "real"), ("users", "integer"),
-        ("seconds", "real")])},
+        ("evaluated_at", "timestamptz"), ("protocol", "text"), ("method", "text"), ("ndcg_at_10", "real"),
+        ("ndcg_low", "real"), ("ndcg_high", "real"), ("recall_at_20", "real"), ("hr_at_10", "real"),
+        ("coverage_at_10", "real"), ("cold_recall_at_20", "real"), ("users", "integer"), ("seconds", "real"),
+        ("p_vs_best", "real")])},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, postgres: PostgresResource,
                            embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
     model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
-                                  tuning.ease_lambda, "t80-v1")
+                                  tuning.ease_lambda, baselines.TUNED, "t80-u20-v2")
         if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
             context.log.info("inputs unchanged: the last evaluation stands")
-            last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"), {"method": PROJECT_METHOD})
+            last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"),
+                                       {"method": PROJECT_METHOD, "protocol": "T80"})
             meta = {"rebuilt": False}
             if len(last):
                 meta.update({"ndcg_at_10": float(last["ndcg_at_10"][0]), "hr_at_10": float(last["hr_at_10"][0])})
@@ -55,32 +62,61 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
     n_users = int(postgres.read_frame(sqlfiles.load("evaluation/user_count")).iloc[0, 0])
     stride = max(1, math.ceil(n_users / MAX_EVALUATED_USERS))  # ML-32M: the users whose id is a multiple of 11
     sample = (stride, [0]) if stride > 1 else None
-    train, test = evaluation.t80_split(movielens_reads.ratings_frame(postgres, user_buckets=sample))
-    methods = {PROJECT_METHOD: movielens_lists.hybrid(tuning.ease_lambda), "popularity": PopularityRecommender(),
-               "mean_profile_svd": MeanProfileRecommender("svd", name="mean_profile_svd")}
-    results = {}
-    for name, rec in methods.items():
-        results[name] = evaluation.evaluate(rec, train, test, item_ids, text)
-        context.log.info("%s: %s", name, results[name])
+    ratings = movielens_reads.ratings_frame(postgres, user_buckets=sample)
+    splits = {"T80": (*evaluation.t80_split(ratings), None)}
+    train, history, test = evaluation.u20_split(ratings)
+    splits["U20"] = (train, test, history)
+    del ratings
     now = datetime.now(UTC)
-    rows = pd.DataFrame([{
-        "evaluated_at": now, "method": name, "ndcg_at_10": r["ndcg@10"], "recall_at_20": r["recall@20"],
-        "hr_at_10": r["hr@10"], "coverage_at_10": r["coverage@10"], "cold_recall_at_20": r["cold_recall@20"],
-        "users": int(r["users"]), "seconds": r["seconds"]} for name, r in results.items()])
+    rows, metadata = [], {"rebuilt": True, "text_vectors_used": text is not None,
+                          "user_sample": f"user_id % {stride} = 0" if stride > 1 else "all users"}
+    for protocol, (train, test, history) in splits.items():
+        results = {}
+        for name in (PROJECT_METHOD, *baselines.CHEAP):
+            model = movielens_lists.hybrid(tuning.ease_lambda) if name == PROJECT_METHOD else baselines.make(name)
+            results[name] = evaluation.measure(model, train, test, item_ids, text if name == PROJECT_METHOD else None,
+                                               history=history)
+            context.log.info("%s %s: %s", protocol, name, results[name].summary())
+        rows += quality_rows(now, protocol, results)
+        metadata[f"{'' if protocol == 'T80' else 'u20_'}users"] = int(results[PROJECT_METHOD].summary()["users"])
+        metadata.update(quality_metadata(protocol, results))
+    table = pd.DataFrame(rows)
     with postgres.connect() as conn, conn.transaction():
-        copy_frame(conn, "movrec", "recommendation_quality", rows)
+        copy_frame(conn, "movrec", "recommendation_quality", table)
         fingerprints.record(conn, context.asset_key.to_user_string(), fp)
-    best = results[PROJECT_METHOD]
-    metadata: dict = {"rebuilt": True, "users": int(best["users"]), "text_vectors_used": text is not None,
-                      "user_sample": f"user_id % {stride} = 0" if stride > 1 else "all users"}
-    for name, r in results.items():
-        prefix = "" if name == PROJECT_METHOD else f"{name}_"
-        metadata.update({f"{prefix}ndcg_at_10": round(float(r["ndcg@10"]), 4),
-                         f"{prefix}recall_at_20": round(float(r["recall@20"]), 4),
-                         f"{prefix}hr_at_10": round(float(r["hr@10"]), 4),
-                         f"{prefix}coverage_at_10": round(float(r["coverage@10"]), 4),
-                         f"{prefix}cold_recall_at_20": round(float(np.nan_to_num(r["cold_recall@20"])), 4)})
-    metadata["table"] = dg.MetadataValue.md(markdown_table(rows.drop(columns=["evaluated_at"]).round(4)))
+    metadata["table"] = dg.MetadataValue.md(markdown_table(table.drop(columns=["evaluated_at"]).round(4), max_rows=40))
     return dg.MaterializeResult(metadata=metadata)
 
 
+def best_baseline(results: dict[str, evaluation.Evaluation]) -> str:
+    """The baseline with the highest mean NDCG@10."""
+    return max((n for n in results if n != PROJECT_METHOD), key=lambda n: float(np.mean(results[n].ndcg)))
+
+
+def quality_rows(now: datetime, protocol: str, results: dict[str, evaluation.Evaluation]) -> list[dict]:
+    """One table row per method; the project's row carries the paired test against the best baseline."""
+    versus = significance.paired(results[PROJECT_METHOD].ndcg, results[best_baseline(results)].ndcg)
+    rows = []
+    for name, r in results.items():
+        summary, (low, high) = r.summary(), significance.bootstrap_ci(r.ndcg)
+        rows.append({"evaluated_at": now, "protocol": protocol, "method": name,
+                     **{column: summary[key] for column, key in METRICS.items()}, "ndcg_low": low, "ndcg_high": high,
+                     "users": int(summary["users"]), "seconds": summary["seconds"],
+                     "p_vs_best": versus.p_wilcoxon if name == PROJECT_METHOD else None})
+    return rows
+
+
+def quality_metadata(protocol: str, results: dict[str, evaluation.Evaluation]) -> dict:
+    """Numbers the UI plots over time: every metric of every method (T80 unprefixed for the project's method, as
+    before; U20 under ``u20_``), and the comparison with the best baseline."""
+    prefix = "" if protocol == "T80" else "u20_"
+    best = best_baseline(results)
+    versus = significance.paired(results[PROJECT_METHOD].ndcg, results[best].ndcg)
+    out: dict = {f"{prefix}best_baseline": best, f"{prefix}ndcg_vs_best_baseline_pct": round(100 * versus.relative, 2),
+                 f"{prefix}p_value_vs_best_baseline": float(f"{versus.p_wilcoxon:.3g}")}
+    for name, r in results.items():
+        summary = r.summary()
+        label = prefix if name == PROJECT_METHOD else f"{prefix}{name}_"
+        out.update({f"{label}{column}": round(float(np.nan_to_num(summary[key])), 4)
+                    for column, key in METRICS.items()})
+    return out
