@@ -140,11 +140,21 @@ def cluster_and_server() -> Iterator[tuple[DaskCluster, DevServer]]:
             cluster.stop()
 
 
-def _instance(server: DevServer):
+@contextlib.contextmanager
+def _instance(server: DevServer) -> Iterator:
+    """The dev server's instance, its storage URL set only while it is open (later tests never see it)."""
     import dagster as dg
 
+    before = os.environ.get("MOVREC_DAGSTER_PG_URL")
     os.environ["MOVREC_DAGSTER_PG_URL"] = server.env.get("MOVREC_DAGSTER_PG_URL") or _dagster_url(server)
-    return dg.DagsterInstance.from_config(str(server.home / "dagster_home"))
+    try:
+        with dg.DagsterInstance.from_config(str(server.home / "dagster_home")) as instance:
+            yield instance
+    finally:
+        if before is None:
+            os.environ.pop("MOVREC_DAGSTER_PG_URL", None)
+        else:
+            os.environ["MOVREC_DAGSTER_PG_URL"] = before
 
 
 def _dagster_url(server: DevServer) -> str:

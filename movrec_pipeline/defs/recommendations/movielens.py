@@ -85,7 +85,8 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
         model = HybridRecommender.from_item_arrays(arrays, meta)
         _, titles = movielens_reads.catalogue(postgres)
         data = movielens_reads.interactions(postgres, np.asarray(meta["item_ids"]), user_buckets=(N_BUCKETS, todo))
-        frame = movielens_lists.user_recommendations(model, data, titles, tuning.k, users=model.encode(data))
+        frame = movielens_lists.user_recommendations(model, data, titles, tuning.k, users=model.encode(data),
+                                                     groups=data.user_ids % N_BUCKETS)
         frame["method"] = model.name
         frame["generated_at"] = datetime.now(UTC)
         with postgres.connect() as conn, conn.transaction():

@@ -44,16 +44,20 @@ def explanation_text(titles: list[str], shares: list[float]) -> str:
 
 def user_recommendations(model: HybridRecommender, data: InteractionData, titles: dict[int, str],
                          k: int, users: UserInputs | None = None, block: int = 512,
-                         threads: int | None = None) -> pd.DataFrame:
+                         threads: int | None = None, groups: np.ndarray | None = None) -> pd.DataFrame:
     """Top-k unseen movies for every user of ``users`` (default: the users the model was fitted on), each with
     the three rated movies that contribute most. Users are scored, ranked and explained in blocks (memory:
     one block's users x catalogue scores), blocks on ``threads`` threads (NumPy, BLAS and sparse products
-    release the GIL)."""
+    release the GIL). With ``groups`` (one label per user row, e.g. its bucket) blocks never mix groups, so a
+    user's scores do not depend on which other groups a run scores (BLAS results can depend on a block's
+    size in the last bit)."""
     users = users or model.users_
     n_users = users.query.shape[0]
+    labels = np.zeros(n_users, np.int64) if groups is None else np.asarray(groups)
+    blocks = [members[i:i + block] for g in np.unique(labels) for members in [np.flatnonzero(labels == g)]
+              for i in range(0, len(members), block)]
 
-    def one_block(start: int) -> list[tuple]:
-        rows = np.arange(start, min(start + block, n_users))
+    def one_block(rows: np.ndarray) -> list[tuple]:
         scores, scale = model.score_and_scale(users, rows)
         seen = users.seen[rows].tocoo()
         scores[seen.row, seen.col] = -np.inf
@@ -71,8 +75,8 @@ def user_recommendations(model: HybridRecommender, data: InteractionData, titles
         return out
 
     with ThreadPoolExecutor(max(1, threads or min(os.cpu_count() or 1, 4)), thread_name_prefix="score") as pool:
-        blocks = list(pool.map(one_block, range(0, n_users, block)))
-    rows = [row for part in blocks for row in part]
+        parts = list(pool.map(one_block, blocks))
+    rows = sorted((row for part in parts for row in part), key=lambda r: (r[0], r[1]))
     return pd.DataFrame(rows, columns=["user_id", "rank", "movie_id", "score", "because_movie_ids", "explanation"])
 
 

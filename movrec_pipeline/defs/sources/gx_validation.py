@@ -67,10 +67,11 @@ def _context():
 
 @functools.cache
 def _datasource(sqlalchemy_url: str):
-    """One GX SQL datasource (one SQLAlchemy engine, two pooled connections at most) per warehouse and process."""
+    """One GX SQL datasource (one SQLAlchemy engine, two pooled connections at most) per warehouse and process;
+    a pooled connection the server has since closed (a restart) is replaced on checkout (``pool_pre_ping``)."""
     os.environ[URL_VARIABLE] = sqlalchemy_url
     return _context().data_sources.add_sql(f"warehouse_{next(_counter)}", connection_string=f"${{{URL_VARIABLE}}}",
-                                           kwargs={"pool_size": 1, "max_overflow": 1})
+                                           kwargs={"pool_size": 1, "max_overflow": 1, "pool_pre_ping": True})
 
 
 def validate(sqlalchemy_url: str, query: str, expectations: list[Expect], name: str) -> list[Outcome]:
