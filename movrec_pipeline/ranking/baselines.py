@@ -39,6 +39,10 @@ TUNED: dict[str, dict[str, Any]] = {
     "rp3beta": {"alpha": 0.8, "beta": 0.35, "neighbours": 300},
     "ials": {"factors": 128, "regularization": 0.1, "alpha": 10.0},
 }
+# the project's method (HybridRecommender), tuned by the same bench on the same validation split: lambda_, then
+# content_weight x recency_half_life, then the most cold slots (at the end of the top 20) that keep Recall@20
+TUNED_HYBRID: dict[str, Any] = {"lambda_": 200.0, "content_weight": 0.3, "recency_half_life": 3.0,
+                                 "cold_slots": 10, "protect_top": 10}
 # cheap enough for the evaluation asset at every size (EASE on its 20k head: a dense items² model is not)
 CHEAP = ("popularity", "recent_popularity", "ease", "rp3beta", "ials", "mean_profile_svd")
 

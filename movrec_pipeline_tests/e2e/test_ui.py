@@ -50,7 +50,7 @@ EXPECTED_CHECKS = {
     "netflix_vectors_complete", "movielens_vectors_complete", "film_index_recall", "netflix_index_recall",
     "movielens_index_recall", "ndcg_above_floor", "film_embedding_errors", "netflix_embedding_errors",
     "movielens_embedding_errors", "film_catalogue_covered", "netflix_catalogue_covered", "movielens_catalogue_covered",
-    "u20_beats_baselines",
+    "t80_beats_baselines", "u20_beats_baselines",
 }
 PARTITION_FIGURES = """
 query Figures($partitions: [String!]) {

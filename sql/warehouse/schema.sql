@@ -171,7 +171,7 @@ ALTER TABLE movrec.recommendation_quality
     ADD COLUMN IF NOT EXISTS protocol text NOT NULL DEFAULT 'T80',
     ADD COLUMN IF NOT EXISTS ndcg_low real,
     ADD COLUMN IF NOT EXISTS ndcg_high real,
-    ADD COLUMN IF NOT EXISTS p_vs_best real;
+    ADD COLUMN IF NOT EXISTS p_vs_best double precision;  -- p-values reach 1e-300: beyond real
 
 -- Fitted models (NumPy arrays in 64 MB parts): fitted by one step, loaded by any worker that scores with them.
 CREATE TABLE IF NOT EXISTS movrec.model_artifacts (

@@ -40,7 +40,7 @@ METRICS = {"ndcg_at_10": "ndcg@10", "recall_at_20": "recall@20", "hr_at_10": "hr
         ("evaluated_at", "timestamptz"), ("protocol", "text"), ("method", "text"), ("ndcg_at_10", "real"),
         ("ndcg_low", "real"), ("ndcg_high", "real"), ("recall_at_20", "real"), ("hr_at_10", "real"),
         ("coverage_at_10", "real"), ("cold_recall_at_20", "real"), ("users", "integer"), ("seconds", "real"),
-        ("p_vs_best", "real")])},
+        ("p_vs_best", "double precision")])},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, postgres: PostgresResource,
                            embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.hybrid import HybridRecommender, UserInputs
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import cosine_topk, topk_rows
@@ -105,6 +106,7 @@ HEAD_ITEMS = 20_000  # EASE head: a dense 20k x 20k float32 model is 1.6 GB (ml-
 
 
 def hybrid(ease_lambda: float = 0.0) -> HybridRecommender:
-    """The project's recommender; ``ease_lambda`` 0 keeps its default regularisation."""
+    """The project's recommender with its tuned settings (``baselines.TUNED_HYBRID``); ``ease_lambda`` other
+    than 0 overrides the tuned regularisation."""
     kwargs = {"lambda_": ease_lambda} if ease_lambda else {}
-    return HybridRecommender(head_items=HEAD_ITEMS, **kwargs)
+    return HybridRecommender(head_items=HEAD_ITEMS, **{**baselines.TUNED_HYBRID, **kwargs})
