@@ -54,8 +54,8 @@ HYBRID_STAGES = [
 ]
 COLD_SLOTS = [1, 2, 3, 4, 5, 6, 8, 10]  # placed at the end of the top 20: ranks 21 - slots .. 20
 HYBRID_GRID = {**{k: v for stage in HYBRID_STAGES for k, v in stage.items()}, "cold_slots": COLD_SLOTS}
-SASREC_EPOCHS = [10, 20, 30, 40, 60]  # validation NDCG@10 read after these epochs; the best is refitted
-SASREC_TUNED_EPOCHS = 60  # what tuning chose on ml-latest-small (--no-tune uses it)
+SASREC_EPOCHS = [10, 20, 40]  # validation NDCG@10 read after these epochs; the best is refitted
+SASREC_TUNED_EPOCHS = 40  # what tuning chose on ml-latest-small (--no-tune uses it)
 
 
 def load_movielens(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

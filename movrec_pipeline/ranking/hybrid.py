@@ -18,7 +18,7 @@ from movrec_pipeline.ranking.base import explain_shares_columns
 from movrec_pipeline.ranking.ease import ease_weights
 from movrec_pipeline.ranking.gram import cooccurrence
 from movrec_pipeline.ranking.interactions import InteractionData, recency_weights
-from movrec_pipeline.ranking.topk import normalize_rows
+from movrec_pipeline.ranking.topk import normalize_rows, topk_rows
 
 
 @dataclass
@@ -203,6 +203,31 @@ class HybridRecommender:
             band = lo[:, None] + (hi - lo)[:, None] * frac[None, :]
             out[np.arange(n)[:, None], self.cold_[best]] = band
         return out, scale
+
+    def top_unseen(self, users: UserInputs, user_rows: np.ndarray, k: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each user's ``k`` best unseen items (item columns, scores; best first) and content scales: the same
+        lists as ranking :meth:`score_and_scale` with seen items excluded. When ``k <= protect_top`` and every
+        user has ``k`` unseen head items, the lists hold head items only (the others are capped below the
+        (``protect_top`` + 1)-th head score), so only the head is scored: about a quarter of the work at ML-32M
+        size. Otherwise the whole catalogue is scored."""
+        user_rows = np.asarray(user_rows)
+        warm, scale = self._head_scores(users, user_rows)
+        seen = users.seen[user_rows].tocoo()
+        if not hasattr(self, "head_pos_"):
+            self.head_pos_ = np.full(self.n_items_, -1, np.int64)
+            self.head_pos_[self.active_] = np.arange(len(self.active_))
+        pos = self.head_pos_[seen.col]
+        in_head = pos >= 0
+        unseen_head = len(self.active_) - np.bincount(seen.row[in_head], minlength=len(user_rows))
+        if k <= self.protect_top and (unseen_head >= k).all():
+            warm[seen.row[in_head], pos[in_head]] = -np.inf
+            idx, top = topk_rows(warm, k)
+            return self.active_[idx], top, scale
+        scores, scale = self.score_and_scale(users, user_rows)
+        scores[seen.row, seen.col] = -np.inf
+        idx, top = topk_rows(scores, k)
+        return idx, top, scale
 
     def _head_scores(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Collaborative plus scaled content scores (n, A) of the head items, and the per-user content scale."""

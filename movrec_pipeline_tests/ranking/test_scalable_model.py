@@ -74,3 +74,22 @@ def test_fold_in_of_a_user_bucket_scores_like_all_users_at_once(data: Interactio
     rows = np.searchsorted(data.user_ids, part.user_ids)
     np.testing.assert_allclose(model.score_users(model.encode(part), np.arange(part.n_users)), everyone[rows],
                                rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [5, 10, 15])
+def test_head_only_top_lists_equal_the_whole_catalogue_ranking(data: InteractionData, text: np.ndarray,
+                                                               k: int) -> None:
+    """``top_unseen`` scores only the head when k <= protect_top; the lists are those of the full ranking."""
+    from movrec_pipeline.ranking.topk import topk_rows
+
+    model = HybridRecommender(lambda_=20.0, head_items=100, protect_top=10, cold_slots=5).fit_items(data, text)
+    users = model.encode(data)
+    rows = np.arange(data.n_users)
+    full = model.score_users(users, rows)
+    seen = users.seen.tocoo()
+    full[seen.row, seen.col] = -np.inf
+    want_idx, want_top = topk_rows(full, k)
+    idx, top, _ = model.top_unseen(users, rows, k)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(top, want_top)
+    assert np.isin(idx, model.cold_).any() == (k > 10)  # the band (ranks 11..15) holds the text-scored items

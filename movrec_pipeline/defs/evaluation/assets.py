@@ -47,7 +47,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
     model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
-                                  tuning.ease_lambda, baselines.TUNED, "t80-u20-v2")
+                                  tuning.ease_lambda, baselines.TUNED, baselines.TUNED_HYBRID, "t80-u20-v2")
         if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
             context.log.info("inputs unchanged: the last evaluation stands")
             last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"),

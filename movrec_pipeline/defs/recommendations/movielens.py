@@ -15,6 +15,7 @@ from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
 from movrec_pipeline.defs.recommendations import movielens_lists
 from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
 from movrec_pipeline.defs.sources import movielens_reads
+from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.hybrid import HybridRecommender
 from movrec_pipeline.warehouse import artifacts, fingerprints, sqlfiles, vectors
 from movrec_pipeline.warehouse.tables import copy_frame, replace_rows
@@ -37,7 +38,7 @@ def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresRe
     model_id, dims = active_model(postgres, embedding)
     with postgres.connect() as conn:
         fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
-                                  tuning.ease_lambda, movielens_lists.HEAD_ITEMS, "hybrid-v2")
+                                  tuning.ease_lambda, movielens_lists.HEAD_ITEMS, baselines.TUNED_HYBRID, "hybrid-v2")
         if artifacts.fingerprint_of(conn, ITEM_MODEL) == fp:
             return dg.MaterializeResult(metadata={"rebuilt": False, "fingerprint": fp[:12]})
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)

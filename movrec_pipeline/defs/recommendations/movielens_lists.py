@@ -11,7 +11,7 @@ import pandas as pd
 from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.hybrid import HybridRecommender, UserInputs
 from movrec_pipeline.ranking.interactions import InteractionData
-from movrec_pipeline.ranking.topk import cosine_topk, topk_rows
+from movrec_pipeline.ranking.topk import cosine_topk
 
 
 def align_vectors(item_ids: np.ndarray, keys: list[str], matrix: np.ndarray, dims: int) -> np.ndarray:
@@ -59,11 +59,7 @@ def user_recommendations(model: HybridRecommender, data: InteractionData, titles
               for i in range(0, len(members), block)]
 
     def one_block(rows: np.ndarray) -> list[tuple]:
-        scores, scale = model.score_and_scale(users, rows)
-        seen = users.seen[rows].tocoo()
-        scores[seen.row, seen.col] = -np.inf
-        idx, top = topk_rows(scores, k)
-        del scores
+        idx, top, scale = model.top_unseen(users, rows, k)
         explained = model.explain_users(users, rows, idx, top=3, scale=scale)
         out = []
         for u, picks, cols, values in zip(rows.tolist(), explained, idx, top, strict=True):
