@@ -33,6 +33,7 @@ import pytest
 from movrec_pipeline_tests.e2e.devserver import (
     ARTIFACTS,
     BACKFILL,
+    LAUNCH,
     LOCATION,
     PROJECT_DIR,
     REPOSITORY,
@@ -58,15 +59,6 @@ TABLES = {  # what the one-process and the distributed path must agree on (times
     "movielens_similar_movies": "SELECT concat_ws(',', movie_id, source, rank, similar_movie_id, similarity) "
                                 "FROM movrec.movielens_similar_movies ORDER BY 1",
 }
-LAUNCH_ASSETS = """
-mutation Launch($params: ExecutionParams!) {
-  launchPipelineExecution(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on Error { message }
-  }
-}"""
 SENSOR = """
 query Sensor($sensor: SensorSelector!) { sensorOrError(sensorSelector: $sensor) { ... on Sensor { id } } }"""
 STOP_SENSOR = """
@@ -200,7 +192,7 @@ def launch_assets(server: DevServer, assets: list[str], tags: dict[str, str]) ->
     params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": "__ASSET_JOB",
                            "assetSelection": [{"path": [a]} for a in assets]},
               "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
-    result = server.gql(LAUNCH_ASSETS, {"params": params})["launchPipelineExecution"]
+    result = server.gql(LAUNCH, {"params": params})["launchPipelineExecution"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
 
