@@ -86,6 +86,7 @@ class HybridRecommender:
         if len(warm) > self.head_items:  # the most-rated (ties: lower column), in column order
             warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.head_items]])
         self.active_ = warm
+        self._head_pos = None
         binary = data.seen().tocsc()[:, self.active_].tocsr()
         b = ease_weights(cooccurrence(binary), self.lambda_)
         b /= np.maximum(counts[self.active_], 1.0).astype(np.float32)[None, :] ** self.pop_beta
@@ -214,10 +215,7 @@ class HybridRecommender:
         user_rows = np.asarray(user_rows)
         warm, scale = self._head_scores(users, user_rows)
         seen = users.seen[user_rows].tocoo()
-        if not hasattr(self, "head_pos_"):
-            self.head_pos_ = np.full(self.n_items_, -1, np.int64)
-            self.head_pos_[self.active_] = np.arange(len(self.active_))
-        pos = self.head_pos_[seen.col]
+        pos = self._head_positions()[seen.col]
         in_head = pos >= 0
         unseen_head = len(self.active_) - np.bincount(seen.row[in_head], minlength=len(user_rows))
         if k <= self.protect_top and (unseen_head >= k).all():
@@ -228,6 +226,13 @@ class HybridRecommender:
         scores[seen.row, seen.col] = -np.inf
         idx, top = topk_rows(scores, k)
         return idx, top, scale
+
+    def _head_positions(self) -> np.ndarray:
+        """Each item column's position in the head, -1 outside it (built once per fitted or loaded model)."""
+        if getattr(self, "_head_pos", None) is None or len(self._head_pos) != self.n_items_:
+            self._head_pos = np.full(self.n_items_, -1, np.int64)
+            self._head_pos[self.active_] = np.arange(len(self.active_))
+        return self._head_pos
 
     def _head_scores(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Collaborative plus scaled content scores (n, A) of the head items, and the per-user content scale."""
@@ -260,8 +265,7 @@ class HybridRecommender:
         user_rows = np.asarray(user_rows)
         if scale is None:
             scale = self._head_scores(users, user_rows)[1]
-        head_pos = np.full(self.n_items_, -1, np.int64)
-        head_pos[self.active_] = np.arange(len(self.active_))
+        head_pos = self._head_positions()
         is_cold = np.zeros(self.n_items_, bool)
         is_cold[self.cold_] = True
         out = []

@@ -77,9 +77,11 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
             results[name] = evaluation.measure(model, train, test, item_ids, text if name == PROJECT_METHOD else None,
                                                history=history)
             context.log.info("%s %s: %s", protocol, name, results[name].summary())
-        rows += quality_rows(now, protocol, results)
+        best = best_baseline(results)
+        versus = significance.paired(results[PROJECT_METHOD].ndcg, results[best].ndcg)  # once per protocol
+        rows += quality_rows(now, protocol, results, versus)
         metadata[f"{'' if protocol == 'T80' else 'u20_'}users"] = int(results[PROJECT_METHOD].summary()["users"])
-        metadata.update(quality_metadata(protocol, results))
+        metadata.update(quality_metadata(protocol, results, best, versus))
     table = pd.DataFrame(rows)
     with postgres.connect() as conn, conn.transaction():
         copy_frame(conn, "movrec", "recommendation_quality", table)
@@ -93,9 +95,9 @@ def best_baseline(results: dict[str, evaluation.Evaluation]) -> str:
     return max((n for n in results if n != PROJECT_METHOD), key=lambda n: float(np.mean(results[n].ndcg)))
 
 
-def quality_rows(now: datetime, protocol: str, results: dict[str, evaluation.Evaluation]) -> list[dict]:
+def quality_rows(now: datetime, protocol: str, results: dict[str, evaluation.Evaluation],
+                 versus: significance.Paired) -> list[dict]:
     """One table row per method; the project's row carries the paired test against the best baseline."""
-    versus = significance.paired(results[PROJECT_METHOD].ndcg, results[best_baseline(results)].ndcg)
     rows = []
     for name, r in results.items():
         summary, (low, high) = r.summary(), significance.bootstrap_ci(r.ndcg)
@@ -106,12 +108,11 @@ def quality_rows(now: datetime, protocol: str, results: dict[str, evaluation.Eva
     return rows
 
 
-def quality_metadata(protocol: str, results: dict[str, evaluation.Evaluation]) -> dict:
+def quality_metadata(protocol: str, results: dict[str, evaluation.Evaluation], best: str,
+                     versus: significance.Paired) -> dict:
     """Numbers the UI plots over time: every metric of every method (T80 unprefixed for the project's method, as
-    before; U20 under ``u20_``), and the comparison with the best baseline."""
+    before; U20 under ``u20_``), and the comparison with the best baseline (``versus``)."""
     prefix = "" if protocol == "T80" else "u20_"
-    best = best_baseline(results)
-    versus = significance.paired(results[PROJECT_METHOD].ndcg, results[best].ndcg)
     out: dict = {f"{prefix}best_baseline": best, f"{prefix}ndcg_vs_best_baseline_pct": round(100 * versus.relative, 2),
                  f"{prefix}p_value_vs_best_baseline": float(f"{versus.p_wilcoxon:.3g}")}
     for name, r in results.items():
