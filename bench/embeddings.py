@@ -2,10 +2,10 @@
 
 1. local embedding path (render → encode → validate → binary COPY + upsert) vs raw
    SentenceTransformer.encode on the same texts (goal ≥ 0.9×);
-2. OpenAI-compatible path vs the seed-000 loop (sequential batches of 30, one request in flight,
+2. OpenAI-compatible path vs the pgvector lab's loop (sequential batches of 30, one request in flight,
    hand-written doubling backoff) against the local fake server with 200 ms latency and 10 % 429s
    (goal ≥ 20× faster, 0 items lost);
-3. binary COPY + upsert vs per-row ``UPDATE … SET embedding`` (seed 000) for the same vectors (goal ≥ 20×).
+3. binary COPY + upsert vs per-row ``UPDATE … SET embedding`` (the pgvector lab) for the same vectors (goal ≥ 20×).
 
 Usage: MOVREC_DATA_DIR=../shared/data .venv/bin/python bench/embeddings.py [--local-texts 600]
 Runs on a throw-away embedded PostgreSQL under a temporary MOVREC_HOME.
@@ -28,8 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def bench_local(conn, n: int) -> None:
-    from movrec_pipeline.defs.embeddings import registry, sync, texts
+    from movrec_pipeline.embedders import sync, texts
     from movrec_pipeline.embedders.local import LocalSentenceTransformerEmbedder, default_model_path, load_model
+    from movrec_pipeline.warehouse import embedding_models as registry
 
     items, _ = sync.load_items(conn, "netflix", texts.DEFAULT_TEMPLATES["netflix"], 32, range(32), n)
     batch = [it.text for it in items]
@@ -93,7 +94,8 @@ def bench_openai(all_texts: list[str]) -> None:
 
 
 def bench_writes(conn, n_dims: int = 384) -> None:
-    from movrec_pipeline.defs.embeddings import registry, sync
+    from movrec_pipeline.embedders import sync
+    from movrec_pipeline.warehouse import embedding_models as registry
 
     keys = [r[0] for r in conn.execute("SELECT show_id FROM netflix.shows ORDER BY show_id").fetchall()]
     rng = np.random.default_rng(0)
@@ -107,7 +109,7 @@ def bench_writes(conn, n_dims: int = 384) -> None:
     copy_s = time.perf_counter() - t
     conn.execute(f"ALTER TABLE netflix.shows ADD COLUMN IF NOT EXISTS bench_embedding vector({n_dims})")
     t = time.perf_counter()
-    for start in range(0, len(keys), 30):  # seed 000: UPDATE per row, commit per batch of 30
+    for start in range(0, len(keys), 30):  # the pgvector lab: UPDATE per row, commit per batch of 30
         with conn.transaction():
             for key, vec in zip(keys[start:start + 30], vecs[start:start + 30], strict=True):
                 conn.execute("UPDATE netflix.shows SET bench_embedding = %s WHERE show_id = %s", (vec, key))
@@ -126,9 +128,9 @@ def main() -> None:
     home.chmod(0o755)
     os.environ["MOVREC_HOME"] = str(home)
     from movrec_pipeline.core import paths
-    from movrec_pipeline.defs.embeddings.texts import DEFAULT_TEMPLATES, render
-    from movrec_pipeline.defs.sources import files
-    from movrec_pipeline.defs.sources import netflix_csv as netflix
+    from movrec_pipeline.embedders.texts import DEFAULT_TEMPLATES, render
+    from movrec_pipeline.ingest import files
+    from movrec_pipeline.ingest import netflix_csv as netflix
     from movrec_pipeline.warehouse import connection, embedded, tables
 
     try:

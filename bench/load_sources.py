@@ -18,10 +18,10 @@ def main() -> None:
     home.chmod(0o755)
     os.environ["MOVREC_HOME"] = str(home)
     from movrec_pipeline.core import paths
-    from movrec_pipeline.defs.sources import dvdrental_restore as dvdrental
-    from movrec_pipeline.defs.sources import files
-    from movrec_pipeline.defs.sources import movielens_csv as movielens
-    from movrec_pipeline.defs.sources import netflix_csv as netflix
+    from movrec_pipeline.ingest import dvdrental_restore as dvdrental
+    from movrec_pipeline.ingest import files
+    from movrec_pipeline.ingest import movielens_csv as movielens
+    from movrec_pipeline.ingest import netflix_csv as netflix
     from movrec_pipeline.warehouse import connection, embedded, tables
 
     data = paths.data_dir()

@@ -21,7 +21,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from movrec_pipeline import query
-from movrec_pipeline.query import db
+from movrec_pipeline.query import models
+from movrec_pipeline.query.models import active_text_model
 
 WORDS = ["dark knight", "toy story", "lord", "star wars", "matrix", "love", "war", "alien", "king", "comedy 1995"]
 DESCRIPTIONS = ["a sci-fi thriller about dreams and reality", "a heartwarming family comedy with talking animals",
@@ -31,7 +32,7 @@ DESCRIPTIONS = ["a sci-fi thriller about dreams and reality", "a heartwarming fa
 
 def sample_inputs(conn) -> dict[str, list]:
     """Customers with stored picks, movies with similar lists, shows with vectors (first 50 of each)."""
-    model = db.active_text_model(conn)
+    model = active_text_model(conn)
     with conn.transaction():
         customers = [r[0] for r in conn.execute(
             "SELECT DISTINCT customer_id FROM movrec.customer_netflix_recommendations ORDER BY 1 LIMIT 50")]
@@ -68,18 +69,18 @@ class MemoEmbedder:
 
 
 def semantic_memoised(memo: MemoEmbedder, text: str, conn) -> object:
-    real = db.embedder
-    db.embedder = lambda: memo
+    real = models.embedder
+    models.embedder = lambda: memo
     try:
         return query.semantic_search(text, 10, conn=conn)
     finally:
-        db.embedder = real
+        models.embedder = real
 
 
 def cases(conn, inputs: dict[str, list]) -> dict[str, Callable[[], object]]:
     customers, movies = itertools.cycle(inputs["customers"]), itertools.cycle(inputs["movies"])
     shows, words, texts = itertools.cycle(inputs["shows"]), itertools.cycle(WORDS), itertools.cycle(DESCRIPTIONS)
-    embedder = db.embedder()
+    embedder = models.embedder()
     memo = MemoEmbedder(embedder)
     return {
         "recommend (table)": lambda: query.recommend_for_customer(next(customers), 10, conn=conn),

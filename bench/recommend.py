@@ -45,8 +45,7 @@ def _timed(fn) -> float:
 def bench_customers(conn, model_id: int, dims: int) -> tuple[list, np.ndarray, list]:
     import pandas as pd
 
-    from movrec_pipeline.defs.recommendations.show_picks import recommend_shows
-    from movrec_pipeline.defs.resources import RecommenderSettings
+    from movrec_pipeline.ranking.show_picks import recommend_shows
     from movrec_pipeline.warehouse import sqlfiles, vectors
 
     show_keys, shows = vectors.fetch_vectors(conn, "netflix", model_id, dims)
@@ -58,7 +57,7 @@ def bench_customers(conn, model_id: int, dims: int) -> tuple[list, np.ndarray, l
         rentals = pd.DataFrame(cur.fetchall(), columns=["customer_id", "film_id", "rental_date"])
     titles = dict(conn.execute("SELECT film_id, title FROM dvdrental.film").fetchall())
     t = time.perf_counter()
-    frame = recommend_shows(profiles, show_keys, shows, film_keys, films, rentals, titles, RecommenderSettings())
+    frame = recommend_shows(profiles, show_keys, shows, film_keys, films, rentals, titles, 10)
     seconds = time.perf_counter() - t
     print(f"1. {frame['customer_id'].nunique()} customers × top-10 of {len(show_keys)} shows (with explanations): "
           f"{seconds * 1000:.0f} ms (goal < 1 s)")

@@ -40,6 +40,7 @@ BUDGETS = [  # (what, steps, seconds)
 
 
 RUN_TOTALS = ("provider_requests", "run_embedded", "texts_per_second")
+INDEX_FIGURES = ("tuning", "build_seconds", "rebuilds", "settings_tried")  # what each index asset chose and cost
 
 
 def rss_bytes() -> int:
@@ -57,7 +58,7 @@ def child(out: Path) -> None:
 
     from movrec_pipeline.cli import instance
     from movrec_pipeline.definitions import loaded
-    from movrec_pipeline.defs.embeddings.partitions import FULL_RANGE_TAGS
+    from movrec_pipeline.defs.partitions import FULL_RANGE_TAGS
 
     instance.prepare_environment()
     instance.apply_pool_limits()
@@ -87,6 +88,9 @@ def child(out: Path) -> None:
                 value = getattr(mat.metadata.get(name), "value", None)
                 if isinstance(value, int | float):
                     info[name] = max(info.get(name, 0), value)
+            for name in INDEX_FIGURES:
+                if name in mat.metadata:
+                    info[name] = mat.metadata[name].value
 
     def follow(inst) -> None:
         cursor = None
@@ -117,7 +121,7 @@ def child(out: Path) -> None:
     out.write_text(json.dumps({"success": result.success, "seconds": seconds, "failures": failures,
                                "steps": {k: {"seconds": v["seconds"], "peak_rss": v["peak_rss"], "ok": v["ok"],
                                              "rows": sum(v["rows"].values()),
-                                             **{n: v[n] for n in RUN_TOTALS if n in v}}
+                                             **{n: v[n] for n in RUN_TOTALS + INDEX_FIGURES if n in v}}
                                          for k, v in steps.items()}}))
 
 
@@ -211,6 +215,11 @@ def report(results: dict) -> None:
         if "texts_per_second" in embed:
             print(f"  movie embeddings: {embed.get('run_embedded', 0):,} texts at {embed['texts_per_second']:.0f} "
                   f"texts/s (raw MiniLM encode on this machine: {raw_encode_rate():.0f} texts/s)")
+        for step, figures in sorted(first["steps"].items()):
+            if "tuning" in figures:
+                print(f"  {step}: {figures['tuning']}; build {figures.get('build_seconds', 0):.1f} s, "
+                      f"{figures.get('rebuilds', 0)} rebuilds, {figures.get('settings_tried', 0)} settings measured, "
+                      f"step {figures['seconds']:.0f} s")
         calls = [v["provider_requests"] for v in second["steps"].values() if "provider_requests" in v]
         if calls:
             print(f"  no-change refresh: {sum(calls)} provider calls over {len(calls)} embedding steps"

@@ -110,7 +110,14 @@ def fake_embedding_server() -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def pipeline(loaded_sources, fake_embedding_server) -> dg.ExecuteInProcessResult:
+def pipeline_instance() -> dg.DagsterInstance:
+    """The Dagster instance the session's pipeline ran on: a run on it sees the data versions it recorded (other
+    tests' runs use instances of their own, so they always rebuild)."""
+    return dg.DagsterInstance.ephemeral()
+
+
+@pytest.fixture(scope="session")
+def pipeline(loaded_sources, fake_embedding_server, pipeline_instance) -> dg.ExecuteInProcessResult:
     """The whole asset graph materialized once (fake provider, 64 dims), as the daily run does it.
 
     The provider settings stay in ``os.environ`` for the session, so CLI subprocesses see the same model.
@@ -120,14 +127,16 @@ def pipeline(loaded_sources, fake_embedding_server) -> dg.ExecuteInProcessResult
     os.environ.update({**FAKE_PROVIDER_ENV, "MOVREC_EMBEDDING_BASE_URL": fake_embedding_server.base_url})
     embedding = EmbeddingResource(provider="openai", model="fake-embed", dimensions=64,
                                   base_url=fake_embedding_server.base_url)
-    result = materialize(dg.AssetSelection.all(), {"embedding": embedding}, partition_range=FULL_RANGE)
+    result = materialize(dg.AssetSelection.all(), {"embedding": embedding}, partition_range=FULL_RANGE,
+                         instance=pipeline_instance)
     assert result.success, step_errors(result)
     return result
 
 
 # The fast tier (`pytest -m "not slow"`) is what needs none of: the embedded server, a Dagster run, the real
 # model, a browser. Tests that use such a fixture, or live in e2e/ or reliability/, are marked slow here.
-SLOW_FIXTURES = {"movrec_home", "warehouse_url", "loaded_sources", "pipeline", "embedder", "baseline"}
+SLOW_FIXTURES = {"movrec_home", "warehouse_url", "loaded_sources", "pipeline", "pipeline_instance", "embedder",
+                 "baseline"}
 SLOW_FOLDERS = ("e2e/", "reliability/")
 
 

@@ -108,3 +108,14 @@ def test_dg_launch_runs_on_the_project_instance(movrec_home: Path) -> None:
             assert instance.get_latest_materialization_event(dg_api.AssetKey("netflix_titles")) is not None
     finally:
         os.environ.pop("DAGSTER_HOME", None)
+
+
+def test_defs_holds_dagster_definitions_only() -> None:
+    """Every module under defs/ imports Dagster (pure code lives in the libraries), and defs/ stays small."""
+    defs = PROJECT_DIR / "movrec_pipeline" / "defs"
+    modules = [p for p in defs.rglob("*.py") if p.name != "__init__.py"]
+    without = [str(p.relative_to(defs)) for p in modules
+               if not any(line.startswith(("import dagster", "from dagster")) for line in p.read_text().splitlines())]
+    assert not without, f"modules under defs/ that do not use Dagster (move them to a library): {without}"
+    lines = sum(len(p.read_text().splitlines()) for p in defs.rglob("*.py"))
+    assert lines < 1500, f"defs/ has {lines} lines"

@@ -7,6 +7,7 @@ import shutil
 
 from movrec_pipeline.core import paths
 from movrec_pipeline.core.errors import MovrecError
+from movrec_pipeline.core.settings import RunSettings
 from movrec_pipeline.defs.policies import POOL_LIMITS
 from movrec_pipeline.warehouse import connection
 
@@ -22,7 +23,8 @@ def prepare_environment() -> dict[str, str]:
     shutil.copyfile(paths.PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
-        "MOVREC_DAGSTER_PG_URL": connection.sqlalchemy_url(connection.dagster_storage_url()),
+        "MOVREC_DAGSTER_PG_URL": connection.sqlalchemy_url(connection.dagster_storage_url(
+            os.environ.get("MOVREC_DAGSTER_PG_URL"))),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "GX_ANALYTICS_ENABLED": "False",
@@ -43,7 +45,7 @@ def pool_limits() -> dict[str, int]:
     """The project's pool limits, with ``MOVREC_POOL_LIMITS=pool=n,...`` on top (e.g. more scoring slots for
     Dask workers: ``movrec_db_heavy=4``)."""
     limits = dict(POOL_LIMITS)
-    for item in filter(None, (p.strip() for p in os.environ.get(POOL_LIMITS_ENV, "").split(","))):
+    for item in filter(None, (p.strip() for p in RunSettings.from_env().pool_limits.split(","))):
         pool, _, value = item.partition("=")
         if pool.strip() not in POOL_LIMITS or not value.strip().isdigit() or int(value) < 1:
             raise MovrecError(f"{POOL_LIMITS_ENV}: {item!r} is not <pool>=<slots ≥ 1> with a pool of "

@@ -44,13 +44,41 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return subprocess.call(argv)
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Every setting: its variable, the value in effect, the default and what it does (``--markdown``: the README's
+    table)."""
+    from movrec_pipeline.core.settings import GROUPS
+
+    rows = []
+    for group in GROUPS:
+        current = group.from_env()
+        for field, info in group.model_fields.items():
+            rows.append((group.__name__.removesuffix("Settings").lower(), group.env_name(field),
+                         getattr(current, field), info.default, info.description or ""))
+    if args.markdown:
+        print("| group | variable | default | meaning |\n|---|---|---|---|")
+        for group, var, _value, default, meaning in rows:
+            shown = f"`{default}`" if default not in ("", None) else "(empty)"
+            print(f"| {group} | `{var}` | {shown} | {meaning} |")
+        return 0
+    from rich.table import Table
+
+    from movrec_pipeline.cli.render import console_for
+
+    table = Table("group", "variable", "value", "default", "meaning", box=None)
+    for group, var, value, default, meaning in rows:
+        table.add_row(group, var, str(value), str(default), meaning)
+    console_for(sys.stdout).print(table)
+    return 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from movrec_pipeline.warehouse import connection, embedded
 
     if args.action == "stop":
         print("stopped" if embedded.stop_server() else "not running")
         return 0
-    url = connection.warehouse_url()
+    url = connection.warehouse_url(os.environ.get("DATABASE_URL"))
     if args.action == "start":
         print(f"running; pgvector {connection.prepare_warehouse(url)}")
     elif args.action == "url":
@@ -74,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_dev)
+    p = sub.add_parser("settings", help="every setting: variable, value in effect, default, meaning")
+    p.add_argument("--markdown", action="store_true", help="the table as markdown (README)")
+    p.set_defaults(func=cmd_settings)
     p = sub.add_parser("db", help="the embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "psql"])
     p.set_defaults(func=cmd_db)

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from movrec_pipeline.cli.render import console_for
-from movrec_pipeline.defs.embeddings.partitions import FULL_RANGE_TAGS
+from movrec_pipeline.defs.partitions import FULL_RANGE_TAGS
 
 JOB = "daily_refresh"
 _EMBEDDED = re.compile(r"embedded (\d+)/(\d+)")
@@ -145,8 +145,9 @@ class Follower:
             if data.passed:
                 self.view.checks_passed += 1
             else:
-                self.view.checks_failed.append(name)
-                self.console.print(f"[yellow]! check failed[/] {name}", highlight=False)
+                line = check_line(name, data)
+                self.view.checks_failed.append(line)
+                self.console.print(f"[yellow]! check failed[/] {line}", highlight=False)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             self._finish(step, kind, entry, event)
         elif kind == "STEP_UP_FOR_RETRY":
@@ -166,11 +167,30 @@ class Follower:
         elif kind == "STEP_FAILURE":
             error = event.event_specific_data.error
             cause = one_line(error.message if error else "failed")
+            if "blocking asset check" in cause and state is not None:  # name the checks, their figures, what to do
+                failed = [c for c in self.view.checks_failed if c.split(" (")[0].split(":")[-1] in state.checks]
+                cause = cause.rstrip(":") + ": " + "; ".join(failed) if failed else cause
             self.view.failed.append(f"{step}: {cause}")
             self.console.print(f"[red]✗[/] {label:<40} {seconds:6.1f} s  {cause}", highlight=False)
         else:
             self.console.print(f"[dim]- {label:<40} skipped (an upstream step or blocking check failed)[/]",
                                highlight=False)
+
+
+FIGURES = ("recall_at_10", "coverage_pct", "ndcg_at_10", "failed", "refused_items", "lag_seconds")
+THRESHOLDS = ("floor", "recall_floor", "threshold", "max_lag_seconds")
+
+
+def check_line(name: str, data) -> str:
+    """A failed check in one line: its figure against its threshold, and the one thing to do."""
+    meta = {k: getattr(v, "value", v) for k, v in (data.metadata or {}).items()}
+    figure = next((f"{k} {meta[k]}" for k in FIGURES if k in meta), "")
+    threshold = next((f"threshold {meta[k]}" for k in THRESHOLDS if k in meta), "")
+    severity = getattr(getattr(data, "severity", None), "value", "ERROR")
+    parts = [p for p in (figure, threshold) if p]
+    text = f"{name} ({severity}{': ' + ', '.join(parts) if parts else ''})"
+    todo = meta.get("what_to_do") or meta.get("problems")
+    return f"{text} — {todo}" if todo else text
 
 
 def one_line(message: str) -> str:

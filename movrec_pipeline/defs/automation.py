@@ -1,10 +1,11 @@
 """The daily refresh (one run over every bucket) and the automation that follows manual backfills."""
 
-import os
-
 import dagster as dg
 
-from movrec_pipeline.defs.embeddings.partitions import FULL_RANGE_TAGS
+from movrec_pipeline.core.settings import RunSettings
+from movrec_pipeline.defs.partitions import FULL_RANGE_TAGS
+
+RUN = RunSettings.from_env()
 
 daily_refresh_job = dg.define_asset_job(
     "daily_refresh", selection=dg.AssetSelection.all(),
@@ -18,8 +19,8 @@ daily_refresh_job = dg.define_asset_job(
 
 @dg.schedule(
     job=daily_refresh_job,
-    cron_schedule=os.environ.get("MOVREC_DAILY_CRON", "0 4 * * *"),
-    execution_timezone=os.environ.get("MOVREC_TIMEZONE", "UTC"),
+    cron_schedule=RUN.daily_cron,
+    execution_timezone=RUN.timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily refresh: one run over all 32 embedding buckets and everything downstream.",
 )

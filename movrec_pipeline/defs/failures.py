@@ -9,7 +9,7 @@ from movrec_pipeline.core.errors import MovrecError, TransientEmbeddingError
 
 
 @contextmanager
-def permanent_errors() -> Iterator[None]:
+def movrec_errors_as_failures() -> Iterator[None]:
     """Turn a :class:`MovrecError` into ``dg.Failure`` (retryable only when transient), without a traceback."""
     try:
         yield

@@ -1,4 +1,4 @@
-"""Materialization metadata the UI shows: column schemas, markdown previews, "kept as it was" results."""
+"""Materialization metadata the UI shows: column schemas and markdown previews."""
 
 from collections.abc import Sequence
 
@@ -23,9 +23,3 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 10, max_chars: int = 60)
         lambda v: (str(v)[: max_chars - 1] + "…") if len(str(v)) > max_chars else str(v))
     head = head.map(lambda s: s.replace("|", "\\|").replace("\n", " "))
     return head.to_markdown(index=False)
-
-
-def kept_as_is(context: dg.AssetExecutionContext, rows: int, asset_key: str | None = None) -> dg.MaterializeResult:
-    """Materialization of an asset whose inputs did not change: the table stays as it is (``rows`` rows)."""
-    context.log.info("inputs unchanged since the last build: keeping %s", asset_key or "the table")
-    return dg.MaterializeResult(asset_key=asset_key, metadata={"dagster/row_count": int(rows), "rebuilt": False})

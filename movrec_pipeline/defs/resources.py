@@ -1,4 +1,11 @@
-"""Dagster resources: settings come from the environment, never from run config."""
+"""Dagster resources, one per concern, filled from the environment through ``dg.EnvVar``.
+
+Each settings resource inherits its fields from a model in :mod:`movrec_pipeline.core.settings` (declared once);
+:func:`from_env` passes every variable that is set as ``dg.EnvVar`` (text and whole numbers: the UI shows the
+variable's name, and the value is read when a run starts) or, for numbers with a fraction and switches, as the
+value parsed once here. Secrets are ``dg.EnvVar`` only and only when set (the optional-secret pattern): the
+warehouse URL (``DATABASE_URL``) and the provider's API key never reach run config, the UI or the event log.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 import dagster as dg
 import pandas as pd
@@ -15,33 +22,41 @@ import psycopg
 from pydantic import PrivateAttr
 
 from movrec_pipeline.core import paths
-from movrec_pipeline.core.config import EmbeddingSettings, embedding_settings
-from movrec_pipeline.defs.failures import permanent_errors
+from movrec_pipeline.core.settings import (
+    CheckSettings,
+    EmbeddingSettings,
+    IndexSettings,
+    RecommenderSettings,
+    Settings,
+    SourceSettings,
+)
+from movrec_pipeline.defs.failures import movrec_errors_as_failures
 from movrec_pipeline.embedders import factory
 from movrec_pipeline.embedders.base import Embedder
+from movrec_pipeline.ingest import files
 from movrec_pipeline.warehouse import connection, embedded, tables
+from movrec_pipeline.warehouse.embedding_models import COLLABORATIVE, register_model
+
+DATABASE_URL = "DATABASE_URL"
+R = TypeVar("R", bound=dg.ConfigurableResource)
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """The warehouse: ``$DATABASE_URL`` when set, else the embedded PostgreSQL with pgvector.
+    """The warehouse: ``database_url`` (from ``DATABASE_URL``) when set, else the embedded PostgreSQL."""
 
-    Only the *name* of the environment variable is configuration, so a password in the URL never
-    reaches run config, the UI or the event log.
-    """
-
-    url_env_var: str = "DATABASE_URL"
+    database_url: str = ""
     _url: str | None = PrivateAttr(default=None)
     _pgvector: str | None = PrivateAttr(default=None)
 
     @property
     def uses_embedded(self) -> bool:
-        return not os.environ.get(self.url_env_var)
+        return not self.database_url
 
     def url(self) -> str:
         """The warehouse URL, once checked (pgvector version, schema applied); a one-line Failure if unreachable."""
         if self._url is None:
-            with permanent_errors():
-                url = connection.warehouse_url(self.url_env_var)
+            with movrec_errors_as_failures():
+                url = connection.warehouse_url(self.database_url or None)
                 self._pgvector = connection.prepare_warehouse(url)
             self._url = url
         return self._url
@@ -54,11 +69,11 @@ class PostgresResource(dg.ConfigurableResource):
     def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
         url = self.url()
         with ExitStack() as stack:
-            with permanent_errors():  # an unreachable server: one line, not retried
+            with movrec_errors_as_failures():  # an unreachable server: one line, not retried
                 conn = stack.enter_context(connection.connect(url, autocommit=autocommit))
             yield conn
 
-    def read_frame(self, query: str, params: object = ()) -> pd.DataFrame:
+    def read_frame(self, query: Any, params: object = ()) -> pd.DataFrame:
         """The rows of ``query`` as a DataFrame (one short connection)."""
         with self.connect() as conn:
             return tables.read_frame(conn, query, params)
@@ -67,96 +82,107 @@ class PostgresResource(dg.ConfigurableResource):
         with self.connect() as conn:
             return tables.count_rows(conn, table)
 
+    def collaborative_model_id(self) -> int:
+        """Registry id of the collaborative vectors (``svd/truncated-svd-64``)."""
+        with self.connect() as conn:
+            return register_model(conn, *COLLABORATIVE)
+
     def pg_bin(self, program: str) -> str:
         """Path of a client program (pg_restore, pg_dump): embedded server's or the system's."""
         if self.uses_embedded:
             return str(embedded.bin_dir() / program)
         found = shutil.which(program)
         if not found:
-            raise dg.Failure(
-                f"{program} not found on PATH: install the PostgreSQL client matching your server",
-                allow_retries=False,
-            )
+            raise dg.Failure(f"{program} not found on PATH: install the PostgreSQL client matching your server",
+                             allow_retries=False)
         return found
 
 
-class DataDirResource(dg.ConfigurableResource):
-    """Where source files are read from (``MOVREC_DATA_DIR``) and downloads are cached."""
-
-    data_dir: str = ""
-    allow_download: bool = True
+class SourcesResource(dg.ConfigurableResource, SourceSettings):
+    """Where source files are read from and downloads cached; how far a load may shrink a published table."""
 
     def path(self) -> Path:
         return Path(self.data_dir).resolve() if self.data_dir else paths.data_dir()
 
+    def release(self) -> files.MovieLensRelease:
+        with movrec_errors_as_failures():
+            return files.movielens_release(self.movielens, data_dir=self.path())
 
-class EmbeddingResource(dg.ConfigurableResource):
-    """The text-embedding provider: ``local`` (sentence-transformers, offline), ``openai`` or ``auto``.
 
-    ``auto`` picks ``openai`` when the variable named by ``api_key_env_var`` is set, else ``local``.
-    The API key itself is read from the environment at run time and never stored in config.
-    """
+class EmbeddingResource(dg.ConfigurableResource, EmbeddingSettings):
+    """The text-embedding provider: ``local`` (sentence-transformers, offline), ``openai`` or ``auto``."""
 
-    provider: str = "auto"
-    model: str = ""  # "" = provider default: all-MiniLM-L6-v2 / text-embedding-3-small
-    base_url: str = ""  # e.g. http://localhost:11434/v1 (Ollama), https://openrouter.ai/api/v1
-    dimensions: int = 0  # 0 = the model's native size
-    api_key_env_var: str = "OPENAI_API_KEY"
-    template_version: str = "v1"  # bump to keep the old vectors beside new ones after a template change
-    write_batch_size: int = 256
-    request_batch_items: int = 128
-    max_input_chars: int = 8000
-    concurrency: int = 4
-    timeout_seconds: float = 60.0
-    max_retries: int = 6
-    device: str = ""  # "" = cuda if available else cpu
-    item_limit: int = 0  # >0: embed only the first N items of each source (demos, end-to-end tests)
+    api_key: str | None = None  # dg.EnvVar(<api_key_env_var>); None: that variable, read when a run needs it
+
+    def key(self) -> str:
+        """The API key ("" when none is configured)."""
+        return self.api_key if self.api_key is not None else os.environ.get(self.api_key_env_var, "")
 
     def settings(self) -> EmbeddingSettings:
         """The plain settings (what the read side and the embedder factory take)."""
-        return EmbeddingSettings(**{f.name: getattr(self, f.name) for f in fields(EmbeddingSettings)})
+        return EmbeddingSettings(**{name: getattr(self, name) for name in EmbeddingSettings.model_fields})
 
     def resolved_provider(self) -> str:
-        with permanent_errors():
-            return self.settings().resolved_provider()
+        with movrec_errors_as_failures():
+            return self.settings().resolved_provider(bool(self.key()))
 
     def get_embedder(self) -> Embedder:
         """The embedder for this configuration (one per process and configuration)."""
-        with permanent_errors():
-            return factory.get_embedder(self.settings())
+        with movrec_errors_as_failures():
+            return factory.get_embedder(self.settings(), self.key())
 
-    @classmethod
-    def from_env(cls) -> EmbeddingResource:
-        """Built from ``MOVREC_EMBEDDING_*`` exactly as the read side builds its settings."""
-        return cls(**asdict(embedding_settings()))
+    def active_model(self, postgres: PostgresResource) -> tuple[int, int]:
+        """(registry id, dimensions) of the configured text model (registered on first use)."""
+        embedder = self.get_embedder()
+        with movrec_errors_as_failures():
+            dims = embedder.dimensions
+        with postgres.connect() as conn:
+            return register_model(conn, embedder.provider, embedder.model, dims, self.template_version), dims
 
 
-class RecommenderSettings(dg.ConfigurableResource):
-    """Knobs of indexes, checks and recommendation tables (all recorded as metadata when used)."""
+class IndexResource(dg.ConfigurableResource, IndexSettings):
+    """How vector indexes are built and how much recall their check demands."""
 
-    k: int = 10  # recommendations per customer / user
-    similar_k: int = 10
-    diversity_lambda: float = 1.0  # MMR: 1.0 = pure relevance, lower = more diverse (seed 001's boost)
-    recency_half_life_days: float = 0.0  # 0 = plain mean of rented films (seed 000)
-    index_method: str = "hnsw"  # or "ivfflat"
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 128  # 64 gave recall@10 0.954 at 87k items (ef_search 200); 128 gives 0.988
-    hnsw_ef_search: int = 200  # cross-kind profile queries (films -> shows) need > 100 for recall >= 0.98
-    ivfflat_lists: int = 0  # 0 = from the row count
-    ivfflat_probes: int = 10
-    index_recall_floor: float = 0.98
-    index_recall_queries: int = 200
-    coverage_threshold: float = 0.99  # share of items that must have a vector; refused items count as missing
-    ndcg_floor: float = 0.125
-    ease_lambda: float = 0.0  # 0 = the recommender's default
+
+class RecommenderResource(dg.ConfigurableResource, RecommenderSettings):
+    """Sizes and knobs of the stored recommendation lists."""
+
+
+class CheckThresholds(dg.ConfigurableResource, CheckSettings):
+    """Thresholds of the coverage and quality checks."""
+
+
+def from_env(resource: type[R], settings: type[Settings], **extra: Any) -> R:
+    """``resource`` with every variable of ``settings`` that is set: ``dg.EnvVar`` for text and whole numbers,
+    the parsed value otherwise (validated here, so a bad value fails loading with one line naming the variable)."""
+    parsed = settings.env_values()
+    kwargs: dict[str, Any] = {}
+    for field, value in parsed.items():
+        var = settings.env_name(field)
+        kwargs[field] = dg.EnvVar(var) if isinstance(value, str) else dg.EnvVar.int(var) if (
+            isinstance(value, int) and not isinstance(value, bool)) else value
+    return resource(**kwargs, **extra)
+
+
+def embedding_resource() -> EmbeddingResource:
+    key_var = EmbeddingSettings.env_values().get("api_key_env_var", "OPENAI_API_KEY")
+    key = {"api_key": dg.EnvVar(key_var)} if os.environ.get(key_var) else {}
+    return from_env(EmbeddingResource, EmbeddingSettings, **key)
+
+
+def postgres_resource() -> PostgresResource:
+    return PostgresResource(database_url=dg.EnvVar(DATABASE_URL)) if os.environ.get(DATABASE_URL) else (
+        PostgresResource())
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    """Every resource, declared once: the warehouse, the data directory, the embedding provider, the knobs."""
+    """Every resource, declared once: the warehouse, the sources, the embedding provider, indexes, lists, checks."""
     return dg.Definitions(resources={
-        "postgres": PostgresResource(),
-        "data": DataDirResource(),
-        "embedding": EmbeddingResource.from_env(),
-        "tuning": RecommenderSettings(),
+        "postgres": postgres_resource(),
+        "sources": from_env(SourcesResource, SourceSettings),
+        "embedding": embedding_resource(),
+        "index_settings": from_env(IndexResource, IndexSettings),
+        "recommender": from_env(RecommenderResource, RecommenderSettings),
+        "thresholds": from_env(CheckThresholds, CheckSettings),
     })

@@ -1,28 +1,25 @@
-"""One embedder per process and configuration, built from :class:`~movrec_pipeline.core.config.EmbeddingSettings`."""
+"""One embedder per process and configuration, built from :class:`~movrec_pipeline.core.settings.EmbeddingSettings`."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import astuple
 
-from movrec_pipeline.core.config import EmbeddingSettings
+from movrec_pipeline.core.settings import EmbeddingSettings
 from movrec_pipeline.embedders.base import Embedder
 
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
 _EMBEDDERS: dict[tuple, Embedder] = {}
 
 
-def get_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The embedder for ``settings`` (cached; a rotated API key gives a new client)."""
-    provider = settings.resolved_provider()
-    api_key = os.environ.get(settings.api_key_env_var, "")
-    key = (provider, *astuple(settings), hashlib.sha256(api_key.encode()).hexdigest())
+def get_embedder(settings: EmbeddingSettings, api_key: str = "") -> Embedder:
+    """The embedder for ``settings`` and ``api_key`` (cached; a rotated API key gives a new client)."""
+    provider = settings.resolved_provider(bool(api_key))
+    key = (provider, settings, hashlib.sha256(api_key.encode()).hexdigest())
     if key not in _EMBEDDERS:
         if provider == "local":
             from movrec_pipeline.embedders.local import LocalSentenceTransformerEmbedder
 
-            _EMBEDDERS[key] = LocalSentenceTransformerEmbedder(device=settings.device or None,
+            _EMBEDDERS[key] = LocalSentenceTransformerEmbedder(model=settings.model, device=settings.device or None,
                                                                max_chars=settings.max_input_chars)
         else:
             from movrec_pipeline.embedders.openai_compat import OpenAICompatibleEmbedder
@@ -36,12 +33,10 @@ def get_embedder(settings: EmbeddingSettings) -> Embedder:
     return _EMBEDDERS[key]
 
 
-def expected_dimensions(settings: EmbeddingSettings) -> int | None:
-    """Vector size the settings produce without calling the provider (None when only a call would tell)."""
-    if settings.resolved_provider() == "local":
-        from movrec_pipeline.embedders.local import DIMENSIONS
-
-        return DIMENSIONS
+def expected_dimensions(settings: EmbeddingSettings, api_key: str = "") -> int | None:
+    """Vector size the settings produce without calling a provider (None when only a call would tell)."""
+    if settings.resolved_provider(bool(api_key)) == "local":
+        return get_embedder(settings, api_key).dimensions
     from movrec_pipeline.embedders.openai_compat import known_dimensions
 
     return settings.dimensions or known_dimensions(settings.model or DEFAULT_OPENAI_MODEL)

@@ -9,7 +9,6 @@ one-line message for bad input or an unmaterialized database::
         listing = recommend_for_customer(42, k=5, live=True, conn=conn)
 """
 
-from movrec_pipeline.query.db import MAX_K, connect
 from movrec_pipeline.query.errors import NotMaterializedError, QueryError
 from movrec_pipeline.query.explain import explain_recommendation
 from movrec_pipeline.query.recommend import recommend_for_customer, recommend_for_user, recommend_from_movies
@@ -23,6 +22,7 @@ from movrec_pipeline.query.results import (
     TableStatus,
 )
 from movrec_pipeline.query.search import browse_movies, search_movies, semantic_search
+from movrec_pipeline.query.session import MAX_K, connect
 from movrec_pipeline.query.similar import similar_movies, similar_shows
 from movrec_pipeline.query.status import status
 

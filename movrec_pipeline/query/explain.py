@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from movrec_pipeline.query import catalog, db
+from movrec_pipeline.query import catalog
 from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.models import active_text_model, require_vectors
 from movrec_pipeline.query.recommend import customer_profile
 from movrec_pipeline.query.results import Driver, Explanation
+from movrec_pipeline.query.session import DVDRENTAL, SHOWS, session, table_exists
+from movrec_pipeline.query.vectors import unit, vectors_for
 from movrec_pipeline.warehouse import sqlfiles
 
 
@@ -18,23 +21,23 @@ def explain_recommendation(customer_id: int, show: str, *, top: int = 5,
     and the show's rank in the stored recommendations (None when it is not among them)."""
     if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 100:
         raise QueryError(f"top must be a whole number from 1 to 100, got {top!r}")
-    with db.session(conn, db.DVDRENTAL, db.SHOWS) as c:
+    with session(conn, DVDRENTAL, SHOWS) as c:
         name, rentals = catalog.customer(c, customer_id)
         catalog.require_rentals(customer_id, name, rentals)
         ref = catalog.resolve_show(c, show)
-        model = db.active_text_model(c)
-        db.require_vectors(c, "film", model)
-        vector = db.vectors_for(c, "netflix", model.model_id, [ref.id]).get(ref.id)
+        model = active_text_model(c)
+        require_vectors(c, "film", model)
+        vector = vectors_for(c, "netflix", model.model_id, [ref.id]).get(ref.id)
         if vector is None:
             raise QueryError(f"show {ref.id} ({ref.label}) has no vector for {model.label}: materialize "
                              "netflix_embeddings (MOVREC_ITEM_LIMIT leaves items out)")
         profile, films, film_vectors = customer_profile(c, customer_id, model)
         rank = None
-        if db.table_exists(c, "movrec.customer_netflix_recommendations"):
+        if table_exists(c, "movrec.customer_netflix_recommendations"):
             row = c.execute(sqlfiles.load("query/customer_rank"),
                             {"customer_id": customer_id, "show_id": ref.id}).fetchone()
             rank = int(row[0]) if row else None
-    target = db.unit(vector)
+    target = unit(vector)
     sims = film_vectors @ target
     order = sorted(range(len(films)), key=lambda i: (-float(sims[i]), -films[i][2], films[i][0]))[:top]
     drivers = [Driver(film_id=films[i][0], title=films[i][1], similarity=round(float(sims[i]), 4),

@@ -7,9 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 import psycopg
 
-from movrec_pipeline.query import catalog, db
+from movrec_pipeline.query import catalog
 from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.models import Model, active_text_model, collaborative_model, require_vectors
 from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.query.session import (
+    CUSTOMER_RECS,
+    DVDRENTAL,
+    MAX_K,
+    MOVIES,
+    RATINGS,
+    SHOWS,
+    USER_RECS,
+    check_k,
+    session,
+)
+from movrec_pipeline.query.vectors import as_array, index_label, knn, unit, vectors_for
 from movrec_pipeline.ranking.diversity import mmr_rerank
 from movrec_pipeline.ranking.profiles import weighted_profile
 from movrec_pipeline.ranking.topk import normalize_rows
@@ -43,10 +56,10 @@ def recommend_for_customer(customer_id: int, k: int = 10, *, diversity: float = 
     profile is the mean of the rented films' unit vectors (weighted by rentals, as the asset builds it)
     and the shows come from the Netflix vector index. ``diversity`` > 0 re-ranks with MMR.
     """
-    db.check_k(k)
+    check_k(k)
     diversity = _check_diversity(diversity)
-    needs = (db.DVDRENTAL, db.SHOWS) if live else (db.CUSTOMER_RECS, db.DVDRENTAL)
-    with db.session(conn, *needs) as c:
+    needs = (DVDRENTAL, SHOWS) if live else (CUSTOMER_RECS, DVDRENTAL)
+    with session(conn, *needs) as c:
         name, rentals = catalog.customer(c, customer_id)
         catalog.require_rentals(customer_id, name, rentals)
         if live:
@@ -63,7 +76,7 @@ def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: i
     keys = [r[1] for r in rows]
     vectors: dict[str, np.ndarray] = {}
     if diversity:
-        vectors = db.vectors_for(conn, "netflix", int(rows[0][10]), keys)
+        vectors = vectors_for(conn, "netflix", int(rows[0][10]), keys)
     picks = _diversify(keys, [float(r[6]) for r in rows], vectors, k, diversity)
     items = []
     for rank, pos in enumerate(picks, 1):
@@ -81,7 +94,7 @@ def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: i
                    generated_at=rows[0][11])
 
 
-def customer_profile(conn: psycopg.Connection, customer_id: int, model: db.Model
+def customer_profile(conn: psycopg.Connection, customer_id: int, model: Model
                      ) -> tuple[np.ndarray, list[tuple[int, str, int]], np.ndarray]:
     """(unit profile, [(film_id, title, rentals)] with vectors, their unit vectors) of a customer."""
     rows = conn.execute(sqlfiles.load("query/customer_films"),
@@ -90,7 +103,7 @@ def customer_profile(conn: psycopg.Connection, customer_id: int, model: db.Model
     if not usable:
         raise QueryError(f"none of the {len(rows)} films customer {customer_id} rented has a vector for "
                          f"{model.label}: materialize film_embeddings (movrec materialize)")
-    films = normalize_rows(np.vstack([db.as_array(r[3]) for r in usable]))
+    films = normalize_rows(np.vstack([as_array(r[3]) for r in usable]))
     profile = weighted_profile(films, np.asarray([r[2] for r in usable], dtype=np.float32))
     if profile is None:
         raise QueryError(f"customer {customer_id}: the rented films' vectors cancel out (zero profile)")
@@ -98,14 +111,14 @@ def customer_profile(conn: psycopg.Connection, customer_id: int, model: db.Model
 
 
 def _live_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int, diversity: float) -> Listing:
-    model = db.active_text_model(conn)
-    db.require_vectors(conn, "film", model)
-    db.require_vectors(conn, "netflix", model)
+    model = active_text_model(conn)
+    require_vectors(conn, "film", model)
+    require_vectors(conn, "netflix", model)
     profile, films, film_vectors = customer_profile(conn, customer_id, model)
-    pool = k if diversity == 0 else min(db.MAX_K, k * 5)
-    found = db.knn(conn, "netflix", model, profile, pool)
+    pool = k if diversity == 0 else min(MAX_K, k * 5)
+    found = knn(conn, "netflix", model, profile, pool)
     keys = [key for key, _ in found.rows]
-    vectors = {key: db.unit(v) for key, v in db.vectors_for(conn, "netflix", model.model_id, keys).items()}
+    vectors = {key: unit(v) for key, v in vectors_for(conn, "netflix", model.model_id, keys).items()}
     picks = _diversify(keys, [1.0 - d for _, d in found.rows], vectors, k, diversity)
     details = catalog.shows(conn, [keys[p] for p in picks])
     items = []
@@ -122,14 +135,14 @@ def _live_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int
     if diversity:
         notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) from the nearest {pool}")
     return Listing(title=f"Netflix picks for customer {customer_id} ({name})",
-                   source=f"live: {db.index_label(found.index)} over {model.label} vectors", items=items,
-                   notes=notes)
+                   source=f"live: {index_label(found.index, found.exact_fallback)} over {model.label} vectors",
+                   items=items, notes=notes)
 
 
 def recommend_for_user(user_id: int, k: int = 10, *, conn: psycopg.Connection | None = None) -> Listing:
     """A MovieLens user's stored picks (``movrec.movielens_user_recommendations``) with explanations."""
-    db.check_k(k)
-    with db.session(conn, db.USER_RECS, db.RATINGS) as c:
+    check_k(k)
+    with session(conn, USER_RECS, RATINGS) as c:
         n_ratings, _ = catalog.ml_user(c, user_id)
         rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()
     if not rows:
@@ -169,12 +182,12 @@ def recommend_from_movies(liked: Sequence[int], disliked: Sequence[int] = (), k:
     ``using="collaborative"`` (default) searches the ratings-based SVD vectors — taste rather than topic, and
     every rated movie has one; ``using="text"`` the active text model's vectors through their index.
     """
-    db.check_k(k)
+    check_k(k)
     if using not in ("collaborative", "text"):
         raise QueryError(f"using must be collaborative or text, got {using!r}")
     pos, neg = _example_ids(liked, disliked)
-    with db.session(conn, db.MOVIES) as c:
-        model = db.collaborative_model(c) if using == "collaborative" else db.active_text_model(c)
+    with session(conn, MOVIES) as c:
+        model = collaborative_model(c) if using == "collaborative" else active_text_model(c)
         examples = catalog.movies(c, pos + neg)
         unknown = [i for i in pos + neg if i not in examples]
         if unknown:
@@ -183,23 +196,23 @@ def recommend_from_movies(liked: Sequence[int], disliked: Sequence[int] = (), k:
         query = example_query([vectors[i] for i in pos], [vectors[i] for i in neg])
         if float(np.linalg.norm(query)) < 1e-6:
             raise QueryError("the liked and disliked movies cancel out: nothing to search for")
-        found = db.knn(c, "movielens", model, db.unit(query), min(db.MAX_K, k + len(pos) + len(neg)))
+        found = knn(c, "movielens", model, unit(query), min(MAX_K, k + len(pos) + len(neg)))
         keys = [key for key, _ in found.rows if int(key) not in examples][:k]
         details = catalog.movies(c, [int(key) for key in keys])
-        candidates = db.vectors_for(c, "movielens", model.model_id, keys)
+        candidates = vectors_for(c, "movielens", model.model_id, keys)
     items = _example_items(found.rows, keys, details, candidates, [(examples[i], vectors[i]) for i in pos])
     formula = "2 mean(liked) - mean(disliked)" if neg else "mean(liked)"
-    source = f"live: {formula} of {using} vectors {model.label}, {db.index_label(found.index)}"
+    source = f"live: {formula} of {using} vectors {model.label}, {index_label(found.index, found.exact_fallback)}"
     title = f"Movies like {', '.join(examples[i].label for i in pos)}"
     notes = [f"not like: {', '.join(examples[i].label for i in neg)}"] if neg else []
     return Listing(title=title, source=source, items=items, notes=notes)
 
 
-def _example_vectors(conn: psycopg.Connection, model: db.Model, using: str, examples: dict[int, catalog.Ref]
+def _example_vectors(conn: psycopg.Connection, model: Model, using: str, examples: dict[int, catalog.Ref]
                      ) -> dict[int, np.ndarray]:
     """Unit vectors of the example movies; each one must have a vector."""
-    found = db.vectors_for(conn, "movielens", model.model_id, [str(i) for i in examples])
-    vectors = {int(key): db.unit(v) for key, v in found.items()}
+    found = vectors_for(conn, "movielens", model.model_id, [str(i) for i in examples])
+    vectors = {int(key): unit(v) for key, v in found.items()}
     missing = [ref.label for i, ref in examples.items() if i not in vectors]
     if missing:
         why = "nobody rated it: try --using text" if using == "collaborative" else "not embedded"
@@ -214,7 +227,7 @@ def _example_items(rows: list[tuple[str, float]], keys: list[str], details: dict
     for rank, key in enumerate(keys, 1):
         because = None
         if key in candidates:
-            v = db.unit(candidates[key])
+            v = unit(candidates[key])
             ref, sim = max(((r, float(vec @ v)) for r, vec in liked), key=lambda t: t[1])
             because = f"{ref.label} ({sim:.2f})"
         ref = details.get(int(key)) or catalog.Ref("movielens", key, "?", None, [])

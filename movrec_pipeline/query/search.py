@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline.query import catalog, db
+from movrec_pipeline.query import catalog, models
 from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.models import Model, active_text_model, collaborative_model, has_vectors, require_vectors
 from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.query.session import MAX_K, MOVIES, RATINGS, VECTORS, check_k, session
+from movrec_pipeline.query.vectors import as_array, index_label, knn, unit, vectors_for
 from movrec_pipeline.ranking.topk import normalize_rows
 from movrec_pipeline.warehouse import sqlfiles
 
@@ -38,19 +40,6 @@ def check_text(text: str | None) -> str:
     return text
 
 
-@contextmanager
-def _search_session(conn: psycopg.Connection | None, *needs: db.Need) -> Iterator[psycopg.Connection]:
-    """Like :func:`db.session`, after making sure sql/search.sql is applied (the needs are checked first)."""
-    with ExitStack() as stack:
-        if conn is None:
-            conn = stack.enter_context(db.connect(needs[0]))
-        with db.session(conn, *needs):
-            pass
-        db.ensure_search_objects(conn)
-        with db.session(conn, *needs) as c:
-            yield c
-
-
 def _full_text(conn: psycopg.Connection, text: str, limit: int) -> tuple[list[tuple], str]:
     """Matches by websearch syntax; if none, every word as a prefix ('toy sto' finds Toy Story)."""
     attempts = [("websearch_to_tsquery", text)]
@@ -69,17 +58,17 @@ def search_movies(text: str, k: int = 10, *, user_id: int | None = None, persona
                   conn: psycopg.Connection | None = None) -> Listing:
     """MovieLens movies matching ``text`` (title, genres, year) by PostgreSQL full-text search.
 
-    With ``user_id`` the best ``max(5k, 50)`` matches are re-ranked (seed 003's two-tower idea):
+    With ``user_id`` the best ``max(5k, 50)`` matches are re-ranked (the ParadeDB search system's two-tower idea):
     ``(1 - w) * text rank / best text rank + w * (1 + cosine) / 2``, the cosine taken between the movie's
     collaborative vector and the mean vector of the movies the user rated 4 or more.
     """
     text = check_text(text)
-    db.check_k(k)
+    check_k(k)
     if not 0.0 <= personal_weight <= 1.0:
         raise QueryError(f"personal weight must be between 0 and 1, got {personal_weight}")
-    pool = k if user_id is None else min(db.MAX_K, max(5 * k, 50))
-    needs = (db.MOVIES,) if user_id is None else (db.MOVIES, db.RATINGS)
-    with _search_session(conn, *needs) as c:
+    pool = k if user_id is None else min(MAX_K, max(5 * k, 50))
+    needs = (MOVIES,) if user_id is None else (MOVIES, RATINGS)
+    with session(conn, *needs) as c:
         rows, how = _full_text(c, text, pool)
         source = f"full-text search ({how}, GIN index movies_search_idx)"
         notes = [] if rows else [f"no movie matches {text!r}"]
@@ -95,7 +84,7 @@ def _movie(row: tuple) -> catalog.Ref:
     return catalog.Ref("movielens", str(row[0]), row[1], row[2], list(row[3] or []))
 
 
-def _user_profile(conn: psycopg.Connection, user_id: int, model: db.Model
+def _user_profile(conn: psycopg.Connection, user_id: int, model: Model
                   ) -> tuple[np.ndarray | None, dict[int, float], str]:
     """(mean unit collaborative vector of the user's liked movies, all their ratings, what 'liked' meant)."""
     _, mean = catalog.ml_user(conn, user_id)
@@ -103,22 +92,22 @@ def _user_profile(conn: psycopg.Connection, user_id: int, model: db.Model
                         {"user_id": user_id, "model_id": model.model_id}, binary=True).fetchall()
     rated = {int(m): float(r) for m, r, _ in rows}
     for threshold, label in ((LIKED_RATING, f"rated >= {LIKED_RATING:g}"), (mean, f"rated >= their mean {mean:.1f}")):
-        liked = [db.as_array(v) for _, r, v in rows if v is not None and r >= threshold]
+        liked = [as_array(v) for _, r, v in rows if v is not None and r >= threshold]
         if liked:
-            return db.unit(normalize_rows(np.vstack(liked)).mean(axis=0)), rated, f"{len(liked)} movies {label}"
+            return unit(normalize_rows(np.vstack(liked)).mean(axis=0)), rated, f"{len(liked)} movies {label}"
     return None, rated, "no rated movie has a collaborative vector"
 
 
 def _rerank(conn: psycopg.Connection, rows: list[tuple], user_id: int, k: int, weight: float
             ) -> tuple[list[Item], str]:
-    model = db.collaborative_model(conn)
+    model = collaborative_model(conn)
     profile, rated, liked = _user_profile(conn, user_id, model)
-    vectors = db.vectors_for(conn, "movielens", model.model_id, [str(r[0]) for r in rows])
+    vectors = vectors_for(conn, "movielens", model.model_id, [str(r[0]) for r in rows])
     best = max((float(r[4]) for r in rows), default=0.0) or 1.0
     scored = []
     for r in rows:
         vector = vectors.get(str(r[0]))
-        cosine = float(db.unit(vector) @ profile) if vector is not None and profile is not None else None
+        cosine = float(unit(vector) @ profile) if vector is not None and profile is not None else None
         personal = (1.0 + cosine) / 2.0 if cosine is not None else 0.5
         text_rank = float(r[4]) / best
         scored.append(((1.0 - weight) * text_rank + weight * personal, r, text_rank, cosine))
@@ -135,20 +124,20 @@ def semantic_search(text: str, k: int = 10, *, kinds: Sequence[str] = KINDS,
                     conn: psycopg.Connection | None = None) -> Listing:
     """Netflix shows and MovieLens movies nearest to ``text`` embedded by the active provider (index kNN)."""
     text = check_text(text)
-    db.check_k(k)
+    check_k(k)
     kinds = list(dict.fromkeys(kinds))
     if not kinds or any(kind not in KINDS for kind in kinds):
         raise QueryError(f"kinds must be among {', '.join(KINDS)}, got {kinds!r}")
-    with db.session(conn, db.VECTORS) as c:
-        model = db.active_text_model(c)
-        available = [kind for kind in kinds if db.has_vectors(c, kind, model)]
+    with session(conn, VECTORS) as c:
+        model = active_text_model(c)
+        available = [kind for kind in kinds if has_vectors(c, kind, model)]
         if not available:
-            db.require_vectors(c, kinds[0], model)
+            require_vectors(c, kinds[0], model)
         query = _embed(text, model)
         items, indexes = [], []
         for kind in available:
-            found = db.knn(c, kind, model, query, k)
-            indexes.append(f"{kind}: {db.index_label(found.index)}")
+            found = knn(c, kind, model, query, k)
+            indexes.append(f"{kind}: {index_label(found.index, found.exact_fallback)}")
             keys = [key for key, _ in found.rows]
             details = catalog.shows(c, keys) if kind == "netflix" else {
                 str(i): ref for i, ref in catalog.movies(c, [int(key) for key in keys]).items()}
@@ -159,12 +148,12 @@ def semantic_search(text: str, k: int = 10, *, kinds: Sequence[str] = KINDS,
                    items=items, notes=notes)
 
 
-def _embed(text: str, model: db.Model) -> np.ndarray:
-    vector = np.asarray(db.embedder().embed([text])[0], dtype=np.float32)
+def _embed(text: str, model: Model) -> np.ndarray:
+    vector = np.asarray(models.embedder().embed([text])[0], dtype=np.float32)
     if vector.shape != (model.dimensions,):
         raise QueryError(f"the provider returned {vector.shape[-1]}-dimensional vectors, the stored ones have "
                          f"{model.dimensions}: check MOVREC_EMBEDDING_DIMENSIONS")
-    return db.unit(vector)
+    return unit(vector)
 
 
 def _canonical_genres(conn: psycopg.Connection, genres: Sequence[str]) -> list[str]:
@@ -187,7 +176,7 @@ def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None
     (best average among movies with at least ``min_count`` ratings, default 20) or ``trending`` (most
     ratings in the data set's last 365 days); filtered by all ``genres`` and an average >= ``min_rating``.
     """
-    db.check_k(k)
+    check_k(k)
     if order not in ORDERS:
         raise QueryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     if min_rating is not None and not 0.5 <= float(min_rating) <= 5.0:
@@ -195,7 +184,7 @@ def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None
     count = MIN_COUNT[order] if min_count is None else min_count
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise QueryError(f"min count must be a whole number >= 0, got {min_count!r}")
-    with _search_session(conn, db.MOVIES, db.RATINGS) as c:
+    with session(conn, MOVIES, RATINGS) as c:
         wanted = _canonical_genres(c, genres)
         query = sql.SQL(sqlfiles.load("query/browse")).format(order=ORDERS[order])
         rows = c.execute(query, {"genres": wanted, "min_count": count, "min_rating": min_rating,

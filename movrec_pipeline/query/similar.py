@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import psycopg
 
-from movrec_pipeline.query import catalog, db
+from movrec_pipeline.query import catalog
 from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.models import active_text_model, collaborative_model, require_vectors
 from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.query.session import MAX_K, MOVIES, SHOWS, SIMILAR, check_k, session
+from movrec_pipeline.query.vectors import index_label, knn, vectors_for
 from movrec_pipeline.warehouse import sqlfiles
 
 SOURCES = ("collaborative", "text")
@@ -19,11 +22,11 @@ def similar_movies(movie: int | str, k: int = 10, *, source: str = "both", exclu
     Read from ``movrec.movielens_similar_movies``; when it holds fewer than ``k`` (e.g. after leaving out
     the movies user ``exclude_seen_by`` rated) the rest comes from a live kNN query on the same vectors.
     """
-    db.check_k(k)
+    check_k(k)
     sources = list(SOURCES) if source == "both" else [source]
     if any(s not in SOURCES for s in sources):
         raise QueryError(f"source must be collaborative, text or both, got {source!r}")
-    with db.session(conn, db.SIMILAR, db.MOVIES) as c:
+    with session(conn, SIMILAR, MOVIES) as c:
         ref = catalog.resolve_movie(c, movie)
         seen: set[int] = set()
         if exclude_seen_by is not None:
@@ -56,30 +59,30 @@ def similar_movies(movie: int | str, k: int = 10, *, source: str = "both", exclu
 
 def _live_similar(conn: psycopg.Connection, ref: catalog.Ref, source: str, k: int, seen: set[int]
                   ) -> tuple[list[tuple[catalog.Ref, float]], str]:
-    model = db.collaborative_model(conn) if source == "collaborative" else db.active_text_model(conn)
-    vector = db.vectors_for(conn, "movielens", model.model_id, [ref.id]).get(ref.id)
+    model = collaborative_model(conn) if source == "collaborative" else active_text_model(conn)
+    vector = vectors_for(conn, "movielens", model.model_id, [ref.id]).get(ref.id)
     if vector is None:
         return [], f"live kNN ({model.label}): no vector"
-    found = db.knn(conn, "movielens", model, vector, min(db.MAX_K, k + len(seen) + 1))
+    found = knn(conn, "movielens", model, vector, min(MAX_K, k + len(seen) + 1))
     keys = [int(key) for key, _ in found.rows if key != ref.id and int(key) not in seen][:k]
     details = catalog.movies(conn, keys)
     distance = dict(found.rows)
     picked = [(details[key], 1.0 - distance[str(key)]) for key in keys if key in details]
-    return picked, f"live kNN, {db.index_label(found.index)} ({model.label})"
+    return picked, f"live kNN, {index_label(found.index, found.exact_fallback)} ({model.label})"
 
 
 def similar_shows(show: str, k: int = 10, *, conn: psycopg.Connection | None = None) -> Listing:
     """Netflix shows nearest to one show (id like 's123' or exact title), live through the vector index."""
-    db.check_k(k)
-    with db.session(conn, db.SHOWS) as c:
+    check_k(k)
+    with session(conn, SHOWS) as c:
         ref = catalog.resolve_show(c, show)
-        model = db.active_text_model(c)
-        db.require_vectors(c, "netflix", model)
-        vector = db.vectors_for(c, "netflix", model.model_id, [ref.id]).get(ref.id)
+        model = active_text_model(c)
+        require_vectors(c, "netflix", model)
+        vector = vectors_for(c, "netflix", model.model_id, [ref.id]).get(ref.id)
         if vector is None:
             raise QueryError(f"show {ref.id} ({ref.label}) has no vector for {model.label}: it was not embedded "
                              "(MOVREC_ITEM_LIMIT?); materialize netflix_embeddings")
-        found = db.knn(c, "netflix", model, vector, min(db.MAX_K, k + 1))
+        found = knn(c, "netflix", model, vector, min(MAX_K, k + 1))
         keys = [key for key, _ in found.rows if key != ref.id][:k]
         details = catalog.shows(c, keys)
     distance = dict(found.rows)
@@ -87,4 +90,5 @@ def similar_shows(show: str, k: int = 10, *, conn: psycopg.Connection | None = N
                          for rank, key in enumerate(keys, 1) if key in details]
     kind = f", {ref.detail}" if ref.detail else ""
     return Listing(title=f"Shows similar to {ref.label} [{ref.id}{kind}]",
-                   source=f"live: {db.index_label(found.index)} over {model.label} vectors", items=items)
+                   source=f"live: {index_label(found.index, found.exact_fallback)} over {model.label} vectors",
+                   items=items)

@@ -6,9 +6,10 @@ import psycopg
 from psycopg import sql
 
 from movrec_pipeline.core.errors import MovrecError
-from movrec_pipeline.query import db
 from movrec_pipeline.query.errors import NotMaterializedError
+from movrec_pipeline.query.models import Model, active_text_model
 from movrec_pipeline.query.results import SourceStatus, Status, TableStatus
+from movrec_pipeline.query.session import NOTHING, session, table_exists
 from movrec_pipeline.warehouse import sqlfiles, vector_index
 
 SOURCE_TABLES = {"film": ("dvdrental", "film"), "netflix": ("netflix", "shows"),
@@ -23,15 +24,15 @@ TABLES = [  # asset, table, timestamp column (None: when the asset last rebuilt,
 
 
 def _count(conn: psycopg.Connection, table: tuple[str, str]) -> int:
-    if not db.table_exists(conn, ".".join(table)):
+    if not table_exists(conn, ".".join(table)):
         return 0
     query = sql.SQL(sqlfiles.load("query/table_count")).format(table=sql.Identifier(*table))
     return int(conn.execute(query).fetchone()[0])
 
 
-def _active(conn: psycopg.Connection, notes: list[str]) -> db.Model | None:
+def _active(conn: psycopg.Connection, notes: list[str]) -> Model | None:
     try:
-        return db.active_text_model(conn)
+        return active_text_model(conn)
     except MovrecError as exc:
         notes.append(str(exc))
         return None
@@ -39,9 +40,9 @@ def _active(conn: psycopg.Connection, notes: list[str]) -> db.Model | None:
 
 def status(*, conn: psycopg.Connection | None = None) -> Status:
     """Items, vectors, coverage, index and last materialization per source and model; table rows; quality."""
-    with db.session(conn) as c:
-        if not db.table_exists(c, "movrec.item_embeddings"):
-            raise NotMaterializedError(db.NOTHING.message())
+    with session(conn) as c:
+        if not table_exists(c, "movrec.item_embeddings"):
+            raise NotMaterializedError(NOTHING.message())
         notes: list[str] = []
         active = _active(c, notes)
         sources = _sources(c, active)
@@ -54,14 +55,14 @@ def status(*, conn: psycopg.Connection | None = None) -> Status:
 
 def _quality(conn: psycopg.Connection) -> list[dict[str, object]]:
     """Every method's row of the latest evaluation."""
-    if not db.table_exists(conn, "movrec.recommendation_quality"):
+    if not table_exists(conn, "movrec.recommendation_quality"):
         return []
     cur = conn.execute(sqlfiles.load("query/status_quality"))
     names = [d.name for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _sources(conn: psycopg.Connection, active: db.Model | None) -> list[SourceStatus]:
+def _sources(conn: psycopg.Connection, active: Model | None) -> list[SourceStatus]:
     rows = conn.execute(sqlfiles.load("query/status_vectors")).fetchall()
     indexes = conn.execute(sqlfiles.load("query/status_indexes")).fetchall()
     items = {kind: _count(conn, table) for kind, table in SOURCE_TABLES.items()}
@@ -71,7 +72,7 @@ def _sources(conn: psycopg.Connection, active: db.Model | None) -> list[SourceSt
                  for kind in SOURCE_TABLES if (kind, active.model_id) not in seen]
     out = []
     for kind, model_id, provider, name, dims, n, embedded_at in sorted(rows, key=lambda r: (r[0], r[1])):
-        model = db.Model(int(model_id), provider, name, int(dims))
+        model = Model(int(model_id), provider, name, int(dims))
         index = next((r for r in indexes if r[0].startswith(vector_index.index_prefix(kind, model.model_id))), None)
         total = items.get(kind, 0)
         out.append(SourceStatus(
@@ -83,12 +84,12 @@ def _sources(conn: psycopg.Connection, active: db.Model | None) -> list[SourceSt
 
 
 def _tables(conn: psycopg.Connection) -> list[TableStatus]:
-    built = dict(conn.execute(sqlfiles.load("query/asset_state")).fetchall()) if db.table_exists(
+    built = dict(conn.execute(sqlfiles.load("query/asset_state")).fetchall()) if table_exists(
         conn, "movrec.asset_state") else {}
     out = []
     for asset, table, column in TABLES:
         rows, when, origin = 0, None, column or "asset_state"
-        if db.table_exists(conn, ".".join(table)):
+        if table_exists(conn, ".".join(table)):
             query = sql.SQL(sqlfiles.load("query/table_stats")).format(
                 column=sql.Identifier(column) if column else sql.SQL("NULL::timestamptz"),
                 table=sql.Identifier(*table))

@@ -1,4 +1,4 @@
-"""The seeds' method: a user's profile is the mean of their items' vectors; score = cosine."""
+"""The replaced systems' method: a user's profile is the mean of their items' vectors; score = cosine."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from movrec_pipeline.ranking.topk import normalize_rows
 
 
 class MeanProfileRecommender:
-    """The seeds' method: user profile = mean of the user's item vectors; score = cosine to every item.
+    """The replaced systems' method: user profile = mean of the user's item vectors; score = cosine to every item.
 
     ``vectors``: ``"svd"`` (``truncated_svd_item_vectors`` of the training data), ``"text"`` (the text
     vectors given to ``fit``) or an explicit (I, d) array. Items with a zero vector score -2 (below any

@@ -24,7 +24,8 @@ class Profiles:
 
 def mean_profiles(customer_ids: np.ndarray, rentals: pd.DataFrame, film_keys: list[str], film_vectors: np.ndarray,
                   half_life_days: float = 0.0) -> Profiles:
-    """Mean of the (unit) vectors of each customer's rented films (seed 000), optionally recency-weighted.
+    """Mean of the (unit) vectors of each customer's rented films (the pgvector lab's profile), optionally
+    recency-weighted.
 
     ``rentals`` has columns customer_id, film_id, rental_date. With ``half_life_days > 0`` a rental
     ``t`` days older than the customer's latest counts ``0.5 ** (t / half_life_days)``.

@@ -1,4 +1,4 @@
-"""Item vectors from a truncated SVD of the rating matrix (seed 004)."""
+"""Item vectors from a truncated SVD of the rating matrix (as the vector-database course did)."""
 
 from __future__ import annotations
 

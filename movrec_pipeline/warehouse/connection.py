@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,18 +50,16 @@ def ensure_database(admin_url: str, name: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def warehouse_url(env_var: str = "DATABASE_URL") -> str:
-    """``$DATABASE_URL`` if set, else the embedded server's warehouse database (started on demand)."""
-    url = os.environ.get(env_var)
+def warehouse_url(url: str | None = None) -> str:
+    """``url`` (the ``DATABASE_URL`` setting) if given, else the embedded server's warehouse (started on demand)."""
     if url:
         return url
     ensure_database(embedded.server_uri(), paths.WAREHOUSE_DB)
     return embedded.server_uri(database=paths.WAREHOUSE_DB)
 
 
-def dagster_storage_url() -> str:
-    """URL of the Dagster instance database: ``$MOVREC_DAGSTER_PG_URL`` or the embedded server."""
-    url = os.environ.get("MOVREC_DAGSTER_PG_URL")
+def dagster_storage_url(url: str | None = None) -> str:
+    """URL of the Dagster instance database: ``url`` (``MOVREC_DAGSTER_PG_URL``) or the embedded server's."""
     if url:
         return url
     ensure_database(embedded.server_uri(), paths.DAGSTER_DB)

@@ -25,19 +25,24 @@ def fetch_vectors(conn: psycopg.Connection, kind: str, model_id: int,
     return keys, matrix
 
 
-def knn_query(dimensions: int) -> sql.Composed:
+def knn_query(dimensions: int, kind: str, model_id: int) -> sql.Composed:
     """Index-using nearest neighbours of a query vector within one kind and model (cosine distance).
 
-    Parameters: kind, model_id, query vector, k. The expression and WHERE clause match the partial
-    expression indexes built by :mod:`movrec_pipeline.warehouse.vector_index`.
+    Parameters: the query vector ``q`` and ``k``. The expression and the WHERE clause (literals, so that any plan,
+    generic or custom, can prove the partial index's predicate) match the indexes of ``warehouse/index_build``.
     """
-    dim = sql.Literal(int(dimensions))
-    return sql.SQL(sqlfiles.load("warehouse/knn")).format(dim=dim)
+    return sql.SQL(sqlfiles.load("warehouse/knn")).format(dim=sql.Literal(int(dimensions)), kind=sql.Literal(kind),
+                                                          model_id=sql.Literal(int(model_id)))
+
+
+MAX_EF_SEARCH = 1000  # pgvector's ceiling for hnsw.ef_search
 
 
 def set_search_params(conn: psycopg.Connection, k: int, ef_search: int = 200, probes: int = 10) -> None:
-    """``hnsw.ef_search`` >= k (it caps the rows an index scan returns) and iterative scans on."""
-    conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(max(int(ef_search), int(k)))))
-    conn.execute("SET hnsw.iterative_scan = relaxed_order")
-    conn.execute(sql.SQL("SET ivfflat.probes = {}").format(sql.Literal(int(probes))))
-    conn.execute("SET ivfflat.iterative_scan = relaxed_order")
+    """For the current transaction (``SET LOCAL``): ``hnsw.ef_search`` >= k (it caps the rows an index scan
+    returns; pgvector allows at most 1000), ``ivfflat.probes``, and iterative scans on (a filter still fills k)."""
+    ef = min(max(int(ef_search), int(k)), MAX_EF_SEARCH)
+    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
+    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    conn.execute(sql.SQL("SET LOCAL ivfflat.probes = {}").format(sql.Literal(int(probes))))
+    conn.execute("SET LOCAL ivfflat.iterative_scan = relaxed_order")

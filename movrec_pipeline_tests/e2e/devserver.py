@@ -166,7 +166,7 @@ class DevServer:
         """Change the description of one embedded Netflix show; returns its bucket and id."""
         import psycopg
 
-        from movrec_pipeline.defs.embeddings.texts import bucket_of
+        from movrec_pipeline.embedders.texts import bucket_of
         from movrec_pipeline.warehouse import embedded
 
         url = embedded.server_uri(self.home / "pgdata", database="movrec")

@@ -8,7 +8,7 @@ GraphQL API, as a user would through the UI, the test:
 2. deletes the text vectors and launches an **asset backfill** of the three embedding assets over all buckets:
    4 runs, every step executed in a process started by a Dask worker (the worker says so in the run's event
    log, and the step's events carry that process's pid, never the run process's);
-3. forgets the recommendation tables' fingerprints and launches **one run of the recommendation assets**
+3. forgets the recommendation assets' data versions and launches **one run of the recommendation assets**
    (item model fitted once, user buckets scored, similar movies, customer picks) on the workers;
 4. compares vectors and recommendation tables with the one-process reference (bit for bit: the fake provider
    is deterministic, and scores are computed by the same code on the same inputs);
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dagster import AssetKey
 
 from movrec_pipeline_tests.e2e.devserver import (
     ARTIFACTS,
@@ -227,9 +228,9 @@ def test_steps_run_on_dask_workers_and_match_the_one_process_path(cluster_and_se
     used = {workers[p] for p in pids}
 
     # 3. one run of the recommendation assets on the workers (the item model fitted once, then scored)
+    with _instance(server) as instance:  # forget their data versions: the run below rebuilds them all
+        instance.wipe_assets([AssetKey(a) for a in RECOMMENDATION_ASSETS])
     with psycopg.connect(_warehouse(server)) as conn:
-        conn.execute("DELETE FROM movrec.asset_state WHERE asset LIKE ANY(%s)",
-                     ([f"{a}%" for a in RECOMMENDATION_ASSETS],))
         conn.execute("DELETE FROM movrec.model_artifacts")
     recs = launch_assets(server, RECOMMENDATION_ASSETS, RANGE_TAGS)
     assert server.wait_run(recs)["status"] == "SUCCESS", server.failures(recs)

@@ -24,7 +24,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from movrec_pipeline.defs.embeddings.partitions import BUCKETS
+from movrec_pipeline.defs.partitions import ITEM_BUCKETS
 from movrec_pipeline.defs.resources import EmbeddingResource
 from movrec_pipeline_tests.conftest import check_results, materialize, step_errors
 from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
@@ -161,7 +161,7 @@ def test_concurrent_bucket_runs_equal_a_single_run(loaded_sources, warehouse_url
                    r.dagster_run.tags["dagster/asset_partition_range_end"]) for r in records) == RANGES
     assert max(r.start_time for r in records) < min(r.end_time for r in records), "the runs did not overlap"
     key = dg.AssetKey("netflix_embeddings")
-    assert instance.get_materialized_partitions(key) == set(BUCKETS.get_partition_keys())
+    assert instance.get_materialized_partitions(key) == set(ITEM_BUCKETS.get_partition_keys())
     assert instance.event_log_storage.get_concurrency_info(POOL).active_slot_count == 0  # slots released
 
     # One run over all 32 buckets with a second model name (same provider, same dimensions).

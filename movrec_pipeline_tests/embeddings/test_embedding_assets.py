@@ -14,14 +14,14 @@ import dagster as dg
 import psycopg
 import pytest
 
-from movrec_pipeline.defs.embeddings import texts
-from movrec_pipeline.defs.embeddings.partitions import BUCKETS, N_BUCKETS
+from movrec_pipeline.defs.partitions import ITEM_BUCKETS, N_BUCKETS
 from movrec_pipeline.defs.resources import EmbeddingResource
+from movrec_pipeline.embedders import texts
 from movrec_pipeline_tests.conftest import check_results, materialize, step_errors
 from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
 
 TEXT_ASSETS = dg.AssetSelection.assets("film_embeddings", "netflix_embeddings", "movielens_movie_embeddings")
-ALL = (BUCKETS.get_partition_keys()[0], BUCKETS.get_partition_keys()[-1])
+ALL = (ITEM_BUCKETS.get_partition_keys()[0], ITEM_BUCKETS.get_partition_keys()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_full_backfill_then_second_run_makes_no_calls(loaded_sources, warehouse_
             vector_count(warehouse_url, "movielens")) == (1000, 8809, 9742)
     assert all(check_results(first).values()) and len(check_results(first)) == 6  # coverage + errors, x3
     assert instance.get_materialized_partitions(dg.AssetKey("netflix_embeddings")) == set(
-        BUCKETS.get_partition_keys())
+        ITEM_BUCKETS.get_partition_keys())
 
     fake.reset_stats()
     second = materialize(TEXT_ASSETS, fake_provider(fake), partition_range=ALL)
@@ -84,7 +84,7 @@ def test_changed_description_reembeds_exactly_one_item(loaded_sources, warehouse
         conn.execute("UPDATE netflix.shows SET description = description || ' Now with a twist.' "
                      "WHERE show_id = 's42'")
     try:
-        bucket = BUCKETS.get_partition_keys()[texts.bucket_of("s42", N_BUCKETS)]
+        bucket = ITEM_BUCKETS.get_partition_keys()[texts.bucket_of("s42", N_BUCKETS)]
         fake.reset_stats()
         again = materialize(dg.AssetSelection.assets("netflix_embeddings"), fake_provider(fake),
                             partition_range=(bucket, bucket))
@@ -126,7 +126,9 @@ def test_permanent_provider_error_fails_fast_and_writes_nothing(loaded_sources, 
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    from movrec_pipeline.defs.embeddings import registry, sync, texts
+    from movrec_pipeline.warehouse import embedding_models as registry
+    from movrec_pipeline.embedders import sync
+    from movrec_pipeline.embedders import texts
     from movrec_pipeline.warehouse import connection
     from movrec_pipeline.embedders.openai_compat import OpenAICompatibleEmbedder
     emb = OpenAICompatibleEmbedder(api_key="sk-test", model="fake-embed-t", base_url=sys.argv[1], dimensions=8,

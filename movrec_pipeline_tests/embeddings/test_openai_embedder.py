@@ -186,7 +186,7 @@ PERMANENT = {
 
 
 @pytest.mark.parametrize("faults,pattern", PERMANENT.values(), ids=PERMANENT.keys())
-def test_permanent_errors_fail_fast(srv: FakeOpenAIServer, faults: dict[str, Any], pattern: str) -> None:
+def test_movrec_errors_as_failures_fail_fast(srv: FakeOpenAIServer, faults: dict[str, Any], pattern: str) -> None:
     srv.configure(**faults)
     emb = make(srv, max_retries=6)
     with pytest.raises(PermanentEmbeddingError, match=pattern) as info:

@@ -16,7 +16,9 @@ from psycopg import sql
 
 from movrec_pipeline import query
 from movrec_pipeline.cli import main as cli
-from movrec_pipeline.query import db
+from movrec_pipeline.core.settings import EmbeddingSettings
+from movrec_pipeline.query.models import active_text_model, embedding_settings
+from movrec_pipeline.query.session import session
 from movrec_pipeline.warehouse import sqlfiles, vectors
 
 pytestmark = pytest.mark.usefixtures("pipeline")
@@ -74,11 +76,12 @@ def test_recommend_table_and_live_agree_and_live_uses_the_hnsw_index(capsys) -> 
     assert len(diverse["items"]) == 5 and any("MMR" in n for n in diverse["notes"])
 
     with query.connect() as conn, conn.transaction():  # the statement knn() runs is answered by the index
-        model = db.active_text_model(conn)
+        model = active_text_model(conn)
         vectors.set_search_params(conn, 10)
         conn.execute("SET LOCAL enable_sort = off")
-        plan = "\n".join(r[0] for r in conn.execute(sql.SQL("EXPLAIN ") + vectors.knn_query(model.dimensions), {
-            "kind": "netflix", "model_id": model.model_id, "q": [1.0] * model.dimensions, "k": 10}).fetchall())
+        plan = "\n".join(r[0] for r in conn.execute(
+            sql.SQL("EXPLAIN ") + vectors.knn_query(model.dimensions, "netflix", model.model_id),
+            {"q": [1.0] * model.dimensions, "k": 10}).fetchall())
         assert int(conn.execute("SHOW hnsw.ef_search").fetchone()[0]) >= 10  # >= k
     assert "Index Scan using item_emb_netflix_" in plan and "_hnsw_" in plan
 
@@ -225,7 +228,7 @@ def test_bad_input_in_a_real_process_and_customer_without_rentals(warehouse_url:
 def test_reads_are_read_only() -> None:
     with query.connect() as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
-        with pytest.raises(query.QueryError, match="read-only transaction"), db.session(conn) as c:
+        with pytest.raises(query.QueryError, match="read-only transaction"), session(conn) as c:
             c.execute("DELETE FROM movrec.recommendation_quality")
 
 
@@ -235,11 +238,7 @@ def test_python_api_returns_dataclasses() -> None:
         assert isinstance(listing, query.Listing) and isinstance(listing.items[0], query.Item)
         assert query.similar_movies(1, 2, source="text", conn=conn).items[0].extra == {"source": "text"}
         assert isinstance(query.status(conn=conn), query.Status)
-    from movrec_pipeline.defs.embeddings.collaborative import SVD_MODEL
-    from movrec_pipeline.defs.resources import EmbeddingResource
-
-    assert SVD_MODEL[:2] == db.COLLABORATIVE
-    assert db.embedding_settings() == EmbeddingResource.from_env().settings()  # one parse of the environment
+    assert embedding_settings() == EmbeddingSettings.from_env()  # the pipeline's own parse (test_settings.py)
 
 
 def test_unmaterialized_database_says_what_to_materialize() -> None:

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from movrec_pipeline.defs.recommendations.show_picks import recommend_shows
-from movrec_pipeline.defs.resources import RecommenderSettings
+from movrec_pipeline.defs.resources import RecommenderResource
 from movrec_pipeline.ranking import profiles
+from movrec_pipeline.ranking.show_picks import recommend_shows
 from movrec_pipeline.warehouse import sqlfiles, vectors
 from movrec_pipeline_tests.conftest import FULL_RANGE, check_results, materialize, step_errors
 
@@ -57,11 +57,13 @@ def test_quality_beats_the_bar_and_the_baselines(pipeline, warehouse_url: str) -
     assert 0 <= p["T80"] < 0.05 and 0 <= p["U20"] <= 1
 
 
-def test_second_run_skips_unchanged_tables(pipeline, warehouse_url: str) -> None:
+def test_second_run_skips_unchanged_tables(pipeline, pipeline_instance, warehouse_url: str) -> None:
+    """On the instance that recorded the first run's data versions, nothing downstream of unchanged inputs is
+    rebuilt."""
     import dagster as dg
 
     again = materialize(dg.AssetSelection.groups("recommendations", "indexes"),
-                        {"embedding": pipeline_embedding()}, partition_range=FULL_RANGE)
+                        {"embedding": pipeline_embedding()}, partition_range=FULL_RANGE, instance=pipeline_instance)
     assert again.success, step_errors(again)
     rebuilt = {e.event_specific_data.materialization.asset_key.to_user_string():
                e.event_specific_data.materialization.metadata["rebuilt"].value
@@ -87,8 +89,6 @@ def test_user_buckets_scored_by_separate_runs_equal_one_run(pipeline, warehouse_
         return rows, stamps
 
     one_run, stamps = table()
-    with psycopg.connect(warehouse_url) as conn:
-        conn.execute("DELETE FROM movrec.asset_state WHERE asset LIKE 'movielens_user_recommendations/%'")
     selection = dg.AssetSelection.assets("movielens_user_recommendations")
     first = materialize(selection, {"embedding": pipeline_embedding()}, partition_range=("b00", "b15"))
     assert first.success, step_errors(first)
@@ -126,8 +126,6 @@ def test_lateral_index_path_agrees_with_in_memory_table(pipeline, warehouse_url:
 def test_concurrent_reader_never_sees_a_partial_table(pipeline, warehouse_url: str) -> None:
     import dagster as dg
 
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM movrec.asset_state WHERE asset = 'customer_netflix_recommendations'")
     seen: set[int] = set()
     stop = threading.Event()
 
@@ -140,7 +138,7 @@ def test_concurrent_reader_never_sees_a_partial_table(pipeline, warehouse_url: s
     reader.start()
     try:
         result = materialize(dg.AssetSelection.assets("customer_netflix_recommendations"),
-                             {"embedding": pipeline_embedding(), "tuning": RecommenderSettings(k=7)})
+                             {"embedding": pipeline_embedding(), "recommender": RecommenderResource(k=7)})
     finally:
         stop.set()
         reader.join()

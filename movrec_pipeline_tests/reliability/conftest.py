@@ -110,7 +110,7 @@ def model_id(url: str, template_version: str, model: str = MODEL, dims: int = DI
 
 
 def register(url: str, template_version: str, model: str = MODEL, dims: int = DIMS) -> int:
-    from movrec_pipeline.defs.embeddings import registry
+    from movrec_pipeline.warehouse import embedding_models as registry
 
     with psycopg.connect(url, autocommit=True) as conn:
         return registry.register_model(conn, "openai", model, dims, template_version)
@@ -354,6 +354,6 @@ def archives() -> Iterator[ArchiveServer]:
 
 
 def movies_spec(url: str):
-    from movrec_pipeline.defs.sources import files
+    from movrec_pipeline.ingest import files
 
     return files.DataFile(MOVIES_MEMBER, files.MOVIELENS["movies"].sha256, url, MOVIES_MEMBER)

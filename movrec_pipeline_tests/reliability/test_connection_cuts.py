@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
-from movrec_pipeline.defs.resources import DataDirResource
+from movrec_pipeline.defs.resources import SourcesResource
 from movrec_pipeline_tests.conftest import FULL_RANGE, data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import (
     FIGURES,
@@ -83,7 +83,7 @@ def test_connection_cut_mid_publish_of_a_source_load(baseline, tmp_path: Path) -
     try:
         blocker.execute("INSERT INTO netflix.shows (show_id, show_type, title) VALUES ('s99999', 'Movie', 'x')")
         run = Background(dg.AssetSelection.assets("netflix_titles"),
-                         {"data": DataDirResource(data_dir=str(folder), allow_download=False)})
+                         {"sources": SourcesResource(data_dir=str(folder), allow_download=False)})
         where = ("application_name = 'movrec' AND wait_event_type = 'Lock' "
                  "AND query LIKE '%%DROP TABLE IF EXISTS \"netflix\".\"shows\"%%'")
         copying = wait_for(lambda: activity(url, where) or not run.thread.is_alive(), 120, "the swap to wait")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources import files
+from movrec_pipeline.ingest import files
 from movrec_pipeline_tests.reliability.conftest import FIGURES, MOVIES_MEMBER, PROJECT_DIR, movies_spec
 
 
@@ -100,7 +100,7 @@ def test_read_only_download_dir_fails_clearly_then_recovers(archives, cache: Pat
 DISK_FULL = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from movrec_pipeline.defs.sources import files
+    from movrec_pipeline.ingest import files
     from movrec_pipeline.core.errors import SourceDataError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead of killing us
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))

@@ -23,10 +23,10 @@ import pytest
 
 from movrec_pipeline.cli import main as cli
 from movrec_pipeline.core.errors import DatabaseSetupError, MovrecError, SourceDataError
-from movrec_pipeline.defs.indexes import build
-from movrec_pipeline.defs.resources import DataDirResource, PostgresResource, RecommenderSettings
-from movrec_pipeline.defs.sources import dvdrental_restore as dvdrental
-from movrec_pipeline.defs.sources import files
+from movrec_pipeline.defs.resources import IndexResource, PostgresResource, SourcesResource
+from movrec_pipeline.ingest import dvdrental_restore as dvdrental
+from movrec_pipeline.ingest import files
+from movrec_pipeline.warehouse import index_build as build
 from movrec_pipeline.warehouse import tables
 from movrec_pipeline_tests.conftest import data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import (
@@ -82,7 +82,7 @@ def source_dir(ctx: Ctx, filename: str, mutate: Callable[[bytes], bytes]) -> Pat
 
 def load(ctx: Ctx, filename: str, mutate: Callable[[bytes], bytes]) -> dg.ExecuteInProcessResult:
     asset = "netflix_titles" if filename == NETFLIX else "movielens_ratings"
-    resources = {"data": DataDirResource(data_dir=str(source_dir(ctx, filename, mutate)), allow_download=False)}
+    resources = {"sources": SourcesResource(data_dir=str(source_dir(ctx, filename, mutate)), allow_download=False)}
     return materialize(dg.AssetSelection.assets(asset).required_multi_asset_neighbors().without_checks(), resources)
 
 
@@ -169,7 +169,7 @@ def case_not_a_dump(ctx: Ctx) -> str:
     folder.mkdir()
     (folder / "dvdrental.tar").write_bytes(b"this is not a database dump\n" * 100)
     return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
-                               {"data": DataDirResource(data_dir=str(folder), allow_download=False)}))
+                               {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
 
 def case_zip_without_dump(ctx: Ctx) -> str:
@@ -178,7 +178,7 @@ def case_zip_without_dump(ctx: Ctx) -> str:
     with zipfile.ZipFile(folder / "dvdrental.zip", "w") as zf:
         zf.writestr("README.md", "the dump is missing")
     return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
-                               {"data": DataDirResource(data_dir=str(folder), allow_download=False)}))
+                               {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
 
 # -- downloads (files.download against the local archive server) -----------------------------------------
@@ -296,8 +296,8 @@ def case_model_name_injection(ctx: Ctx) -> str:
 
 
 def case_index_method_injection(ctx: Ctx) -> str:
-    settings = RecommenderSettings(index_method="hnsw; DROP TABLE dvdrental.customer; --")
-    spec = build.IndexSpec(method=settings.index_method)
+    settings = IndexResource(method="hnsw; DROP TABLE dvdrental.customer; --")
+    spec = build.IndexSpec(method=settings.method)
     with psycopg.connect(ctx.url, autocommit=True) as conn, pytest.raises(MovrecError) as info:
         build.build_index(conn, "film", ctx.baseline.model_id, 64, spec)
     return str(info.value)
@@ -407,7 +407,7 @@ CASES = [
          f"registered template_version = rel-{INJECTION}", case_template_version_injection),
     Case("config-model-name-sql", "config", "EmbeddingResource.model = 'rel-films; DROP TABLE customer'",
          "registered model = rel-films; DROP TABLE customer", case_model_name_injection),
-    Case("config-index-method-sql", "config", "RecommenderSettings.index_method = 'hnsw; DROP TABLE …'",
+    Case("config-index-method-sql", "config", "IndexResource.method = 'hnsw; DROP TABLE …'",
          "unknown index method 'hnsw; DROP TABLE dvdrental.customer; --': set index_method to hnsw or ivfflat",
          case_index_method_injection),
     Case("config-table-and-schema-names", "config", "table 'films; DROP TABLE customer', schema 'dvdrental; …'",

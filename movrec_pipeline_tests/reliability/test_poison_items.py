@@ -12,7 +12,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from movrec_pipeline.defs.embeddings import sync, texts
+from movrec_pipeline.embedders import sync, texts
 from movrec_pipeline_tests.conftest import FAKE_PROVIDER_ENV, FULL_RANGE, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import FIGURES, embedding_resource, model_id, one
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from movrec_pipeline.defs.resources import DataDirResource, PostgresResource
+from movrec_pipeline.defs.resources import PostgresResource, SourcesResource
 from movrec_pipeline_tests.conftest import data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import DIGESTS, FIGURES, one
 
@@ -61,7 +61,7 @@ def load(asset: str, directory: Path, run_config: dict | None = None) -> dg.Exec
     from movrec_pipeline.definitions import loaded
 
     return dg.materialize(list(loaded().assets) + list(loaded().asset_checks), selection=selection,
-                          resources={**loaded().resources, "data": DataDirResource(data_dir=str(directory),
+                          resources={**loaded().resources, "sources": SourcesResource(data_dir=str(directory),
                                                                                     allow_download=False)},
                           instance=dg.DagsterInstance.ephemeral(), run_config=run_config, raise_on_error=False)
 

@@ -4,9 +4,8 @@ Materializes a selection of the real definitions (``dg.materialize``, ephemeral 
 process, so a test can SIGKILL it at a chosen moment, and prints one ``RESULT {json}`` line at the end:
 success, step errors (failures and retries), materialization metadata (plain values) and check results.
 
-Spec keys: ``assets`` (names), ``partition_range`` ([start, end] or null), ``embedding`` / ``tuning`` /
-``data`` (keyword arguments of EmbeddingResource / RecommenderSettings / DataDirResource, or null for the
-definitions' own resources).
+Spec keys: ``assets`` (names), ``partition_range`` ([start, end] or null), ``embedding`` / ``sources``
+(keyword arguments of EmbeddingResource / SourcesResource, or null for the definitions' own resources).
 """
 
 from __future__ import annotations
@@ -31,15 +30,13 @@ def run(spec: dict) -> dict:
     from movrec_pipeline.definitions import loaded
 
     defs = loaded()
-    from movrec_pipeline.defs.resources import DataDirResource, EmbeddingResource, RecommenderSettings
+    from movrec_pipeline.defs.resources import EmbeddingResource, SourcesResource
 
     resources = dict(defs.resources)
     if spec.get("embedding") is not None:
         resources["embedding"] = EmbeddingResource(**spec["embedding"])
-    if spec.get("tuning") is not None:
-        resources["tuning"] = RecommenderSettings(**spec["tuning"])
-    if spec.get("data") is not None:
-        resources["data"] = DataDirResource(**spec["data"])
+    if spec.get("sources") is not None:
+        resources["sources"] = SourcesResource(**spec["sources"])
     tags = {}
     if spec.get("partition_range"):
         start, end = spec["partition_range"]

@@ -1,4 +1,4 @@
-"""Tests for movrec_pipeline.defs.sources.movielens_csv: the real ml-latest-small files and small broken files."""
+"""Tests for movrec_pipeline.ingest.movielens_csv: the real ml-latest-small files and small broken files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources.movielens_csv import (
+from movrec_pipeline.ingest.movielens_csv import (
     ParseResult,
     parse_links,
     parse_movies,
@@ -230,7 +230,7 @@ def test_tags(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    message = r"put ratings\.csv \(MovieLens ml-latest-small.*\) in " + re.escape(str(tmp_path)) + "$"
+    message = r"put ratings\.csv \(a MovieLens release from .*\) in " + re.escape(str(tmp_path)) + "$"
     with pytest.raises(SourceDataError, match=message):
         parse_ratings(tmp_path / "ratings.csv", KNOWN)
 

@@ -1,4 +1,4 @@
-"""Tests for movrec_pipeline.defs.sources.netflix_csv: the real Kaggle file and small broken files."""
+"""Tests for movrec_pipeline.ingest.netflix_csv: the real Kaggle file and small broken files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources import netflix_csv as netflix
-from movrec_pipeline.defs.sources.netflix_csv import (
+from movrec_pipeline.ingest import netflix_csv as netflix
+from movrec_pipeline.ingest.netflix_csv import (
     REQUIRED_COLUMNS,
     fix_mojibake,
     parse_date_added,

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources import files
+from movrec_pipeline.core.settings import SourceSettings
+from movrec_pipeline.ingest import files
 from movrec_pipeline_tests.conftest import data_dir
 
 REAL = data_dir() / "ml-latest-small"
@@ -75,12 +76,14 @@ def test_every_published_release_can_be_verified() -> None:
         # a published archive checksum, a checksum per file, or (ml-latest, which changes) the .md5 beside it
         assert release.archive_md5 or all(s.sha256 for s in specs.values()) or release.name == "ml-latest"
         assert set(release.floors) == set(files.MOVIELENS_TABLES)
-    assert files.movielens_release().name == "ml-latest-small"  # the default
+    assert files.movielens_release("", Path("/nowhere")).name == "ml-latest-small"  # the default
 
 
 def test_release_names_and_local_directories(tmp_path: Path, monkeypatch) -> None:
+    from movrec_pipeline.defs.resources import SourcesResource
+
     monkeypatch.setenv("MOVREC_MOVIELENS", "ml-32m")
-    assert files.movielens_release().floors["ratings"] == 30_400_000
+    assert SourcesResource(**SourceSettings.env_values()).release().floors["ratings"] == 30_400_000
     own = tmp_path / "my-ratings"
     own.mkdir()
     (own / "ratings.csv").write_text("userId,movieId,rating,timestamp\n")

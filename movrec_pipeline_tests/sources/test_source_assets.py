@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.resources import DataDirResource
-from movrec_pipeline.defs.sources import dvdrental_restore as dvdrental
+from movrec_pipeline.defs.resources import SourcesResource
+from movrec_pipeline.ingest import dvdrental_restore as dvdrental
 from movrec_pipeline.warehouse import connection, embedded
 from movrec_pipeline_tests.conftest import check_results, data_dir, materialize, step_errors
 
@@ -119,7 +119,7 @@ def test_bad_source_files_fail_with_one_line_and_keep_old_data(loaded_sources, w
         target.write_bytes(mutate(target.read_bytes()))
     asset = "netflix_titles" if filename.startswith("netflix") else "movielens_ratings"
     result = materialize(dg.AssetSelection.assets(asset).required_multi_asset_neighbors(),
-                         {"data": DataDirResource(data_dir=str(bad_dir), allow_download=False)})
+                         {"sources": SourcesResource(data_dir=str(bad_dir), allow_download=False)})
     assert not result.success
     errors = step_errors(result)
     assert any(message in e for e in errors), errors

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movrec_pipeline.defs.sources.movielens_csv import parse_links, parse_movies, parse_ratings, parse_tags
+from movrec_pipeline.ingest.movielens_csv import parse_links, parse_movies, parse_ratings, parse_tags
 from movrec_pipeline.ranking.ease import EASERecommender
 from movrec_pipeline.ranking.evaluation import evaluate, t80_split
 from movrec_pipeline.ranking.popularity import PopularityRecommender

@@ -1,4 +1,4 @@
--- Full-text search of MovieLens movies through the GIN expression index of sql/search.sql.
+-- Full-text search of MovieLens movies through the GIN expression index that sql/sources/movielens_search.sql creates.
 -- {tsquery} is websearch_to_tsquery or to_tsquery (prefix fallback) of the bound %(text)s; the rank is divided
 -- by 1 + log(document length), so "Dark Knight, The" ranks above "Batman: The Dark Knight Returns".
 SELECT m.movie_id, m.clean_title, m.year, m.genres,

@@ -44,4 +44,4 @@ SELECT m.movie_id, m.clean_title, m.year, m.genres,
   FROM movielens.movies m
   LEFT JOIN per_movie p ON p.movie_id = m.movie_id;
 
-COMMENT ON VIEW movrec.movie_stats IS 'movrec search v3: per-movie rating count, average, range, last and recent activity';
+COMMENT ON VIEW movrec.movie_stats IS 'per-movie rating count, average, range, last and recent activity';

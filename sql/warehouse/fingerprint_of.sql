@@ -1,2 +1,2 @@
--- The fingerprint of an asset's last successful build.
+-- The data version of the materialization that last wrote an asset's table(s).
 SELECT fingerprint FROM movrec.asset_state WHERE asset = %(asset)s;

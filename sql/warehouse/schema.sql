@@ -192,3 +192,21 @@ CREATE TABLE IF NOT EXISTS movrec.asset_state (
     fingerprint text        NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- The search settings each vector index was tuned to (written by the index assets, read by every query path).
+CREATE TABLE IF NOT EXISTS movrec.vector_index_settings (
+    item_kind       text        NOT NULL,
+    model_id        integer     NOT NULL,
+    index_name      text        NOT NULL,
+    method          text        NOT NULL,
+    build_params    jsonb       NOT NULL,
+    ef_search       integer,
+    probes          integer,
+    recall_at_10    real        NOT NULL,
+    p50_ms          real        NOT NULL,
+    p95_ms          real        NOT NULL,
+    recall_floor    real        NOT NULL,
+    exact_fallback  boolean     NOT NULL,
+    tuned_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_kind, model_id)
+);

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from movrec_pipeline.defs.embeddings import sync, texts
-from movrec_pipeline.defs.embeddings.partitions import BACKFILL_POLICY, BUCKETS, N_BUCKETS, bucket_index
-from movrec_pipeline.defs.embeddings.registry import active_model
-from movrec_pipeline.defs.failures import permanent_errors
+from movrec_pipeline.defs.failures import movrec_errors_as_failures
+from movrec_pipeline.defs.partitions import BACKFILL_POLICY, ITEM_BUCKETS, N_BUCKETS, bucket_index, buckets_of
 from movrec_pipeline.defs.policies import EMBED_RETRY, EMBEDDING_API_POOL, OWNERS
 from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource
+from movrec_pipeline.embedders import sync, texts
 from movrec_pipeline.embedders.base import truncate_text
+from movrec_pipeline.warehouse import fingerprints
 
 GROUP = "embeddings"
 TEXT_KINDS = {  # asset name -> (item kind, upstream source asset, what it embeds)
@@ -26,10 +26,10 @@ EMBEDDING_COLUMNS = dg.TableSchema(columns=[
 
 def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, postgres: PostgresResource,
                                  embedding: EmbeddingResource) -> dg.MaterializeResult:
-    buckets = sorted(bucket_index(k) for k in context.partition_keys)
+    buckets = buckets_of(context)
     embedder = embedding.get_embedder()
-    model_id, _ = active_model(postgres, embedding)
-    with permanent_errors():
+    model_id, _ = embedding.active_model(postgres)
+    with movrec_errors_as_failures():
         before = embedder.stats.snapshot()
         with postgres.connect(autocommit=True) as conn:
             report = sync.sync_buckets(
@@ -38,6 +38,7 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
                 limit=embedding.item_limit or None,
                 truncate=lambda t: truncate_text(t, embedding.max_input_chars), log=context.log.info,
             )
+            version = fingerprints.combine(model_id, fingerprints.vectors(conn, kind, model_id, buckets))
         after = embedder.stats.snapshot()
     for key in context.partition_keys:  # each bucket's own figures on its own materialization
         counts = report.buckets[bucket_index(key)]
@@ -71,18 +72,19 @@ def _materialize_text_embeddings(context: dg.AssetExecutionContext, kind: str, p
     if report.failed_keys:
         metadata["failed_keys"] = ", ".join(report.failed_keys[:50])
     context.log.info("%s: %s", kind, {k: v for k, v in metadata.items() if isinstance(v, int | float)})
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
 
 
 def _text_embedding_asset(name: str) -> dg.AssetsDefinition:
     kind, upstream, source = TEXT_KINDS[name]
 
     @dg.asset(
-        name=name, deps=[upstream], group_name=GROUP, partitions_def=BUCKETS, backfill_policy=BACKFILL_POLICY,
+        name=name, deps=[upstream], group_name=GROUP, partitions_def=ITEM_BUCKETS, backfill_policy=BACKFILL_POLICY,
         kinds={"pgvector", "openai", "pytorch"}, owners=OWNERS, code_version="2", pool=EMBEDDING_API_POOL,
         retry_policy=EMBED_RETRY,
         description=f"Text embeddings of {source} in `movrec.item_embeddings` (item_kind='{kind}'), one "
-        "partition per hash bucket of the item key; only new or changed texts are sent to the provider. Items "
+        "partition per hash bucket of the item key; only new or changed texts are sent to the provider (data version: "
+        "the stored vectors' keys and text hashes). Items "
         "the provider refuses are isolated, recorded in `movrec.embedding_errors` and retried up to 3 times.",
         metadata={"dagster/column_schema": EMBEDDING_COLUMNS},
     )

@@ -6,36 +6,36 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-from movrec_pipeline.defs.embeddings import coverage, sync
 from movrec_pipeline.defs.embeddings.assets import TEXT_KINDS
-from movrec_pipeline.defs.embeddings.partitions import BUCKETS, N_BUCKETS, bucket_index
-from movrec_pipeline.defs.embeddings.registry import active_model
 from movrec_pipeline.defs.metadata import markdown_table
-from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
+from movrec_pipeline.defs.partitions import ITEM_BUCKETS, N_BUCKETS, buckets_of
+from movrec_pipeline.defs.resources import CheckThresholds, EmbeddingResource, PostgresResource
+from movrec_pipeline.embedders import coverage, sync
 from movrec_pipeline.warehouse import sqlfiles
 
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")  # preview in 1.13
 
 
-def _buckets(context: dg.AssetCheckExecutionContext) -> list[int]:
-    return sorted(bucket_index(k) for k in context.partition_keys)
+COVERAGE_HINT = ("re-run the embedding buckets of the missing items (see examples), or read movrec.embedding_errors "
+                 "for the items the provider refused")
 
 
 def _coverage_check(asset_name: str) -> dg.AssetChecksDefinition:
     kind = TEXT_KINDS[asset_name][0]
 
-    @dg.asset_check(asset=asset_name, name=f"{kind}_vectors_complete", blocking=True, partitions_def=BUCKETS,
+    @dg.asset_check(asset=asset_name, name=f"{kind}_vectors_complete", blocking=True, partitions_def=ITEM_BUCKETS,
                     description=f"In the buckets this run materialized, every {kind} item has a vector of the "
                     "active model for its current text or a recorded refusal; coverage (refusals count as "
                     "missing) at least the threshold; dimensions match the registry; no zero/NaN vectors.")
     def _check(context: dg.AssetCheckExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
-               tuning: RecommenderSettings) -> dg.AssetCheckResult:
-        model_id, dims = active_model(postgres, embedding)
-        buckets = _buckets(context)
+               thresholds: CheckThresholds) -> dg.AssetCheckResult:
+        model_id, dims = embedding.active_model(postgres)
+        buckets = buckets_of(context)
         with postgres.connect() as conn:
             found = coverage.measure(conn, kind, model_id, dims, N_BUCKETS, buckets, embedding.item_limit or None)
-        return dg.AssetCheckResult(passed=found.passes(tuning.coverage_threshold), metadata={
-            **found.metadata(), "buckets": len(buckets), "threshold": tuning.coverage_threshold,
+        passed = found.passes(thresholds.coverage_threshold)
+        return dg.AssetCheckResult(passed=passed, metadata={**({} if passed else {"what_to_do": COVERAGE_HINT}),
+            **found.metadata(), "buckets": len(buckets), "threshold": thresholds.coverage_threshold,
             "model_id": model_id, "dimensions": dims})
 
     return _check
@@ -44,14 +44,14 @@ def _coverage_check(asset_name: str) -> dg.AssetChecksDefinition:
 def _errors_check(asset_name: str) -> dg.AssetChecksDefinition:
     kind = TEXT_KINDS[asset_name][0]
 
-    @dg.asset_check(asset=asset_name, name=f"{kind}_embedding_errors", blocking=False, partitions_def=BUCKETS,
+    @dg.asset_check(asset=asset_name, name=f"{kind}_embedding_errors", blocking=False, partitions_def=ITEM_BUCKETS,
                     description=f"Warns when {kind} items of these buckets were refused by the provider "
                     "(movrec.embedding_errors: error, attempts, parked once refused 3 times).")
     def _check(context: dg.AssetCheckExecutionContext, postgres: PostgresResource,
                embedding: EmbeddingResource) -> dg.AssetCheckResult:
-        model_id, _ = active_model(postgres, embedding)
+        model_id, _ = embedding.active_model(postgres)
         rows = postgres.read_frame(sqlfiles.load("embeddings/error_list"),
-                                   {"kind": kind, "model_id": model_id, "buckets": _buckets(context),
+                                   {"kind": kind, "model_id": model_id, "buckets": buckets_of(context),
                                     "max_attempts": sync.MAX_ATTEMPTS})
         return dg.AssetCheckResult(passed=rows.empty, severity=dg.AssetCheckSeverity.WARN, metadata={
             "refused_items": len(rows), "parked": int((rows["parked"]).sum()) if len(rows) else 0,

@@ -7,14 +7,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.defs.embeddings.registry import active_model
+from movrec_pipeline.defs import versions
 from movrec_pipeline.defs.metadata import column_schema, markdown_table
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
-from movrec_pipeline.defs.recommendations import movielens_lists
-from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
-from movrec_pipeline.defs.sources import movielens_reads
-from movrec_pipeline.ranking import baselines, evaluation, significance
-from movrec_pipeline.warehouse import fingerprints, sqlfiles, vectors
+from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderResource
+from movrec_pipeline.ranking import baselines, evaluation, significance, user_lists
+from movrec_pipeline.warehouse import fingerprints, movielens, sqlfiles, vectors
 from movrec_pipeline.warehouse.tables import copy_frame
 
 PROJECT_METHOD = "hybrid"
@@ -43,26 +41,23 @@ METRICS = {"ndcg_at_10": "ndcg@10", "recall_at_20": "recall@20", "hr_at_10": "hr
         ("p_vs_best", "double precision")])},
 )
 def recommendation_quality(context: dg.AssetExecutionContext, postgres: PostgresResource,
-                           embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = active_model(postgres, embedding)
+                           embedding: EmbeddingResource, recommender: RecommenderResource) -> dg.MaterializeResult:
+    model_id, dims = embedding.active_model(postgres)
+    version = versions.inputs_version(context, postgres, model_id, recommender.ease_lambda, baselines.TUNED,
+                                      baselines.TUNED_HYBRID)
+    if versions.unchanged(context, version):
+        last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"),
+                                   {"method": PROJECT_METHOD, "protocol": "T80"})
+        figures = {"ndcg_at_10": float(last["ndcg_at_10"][0]), "hr_at_10": float(last["hr_at_10"][0])} if len(
+            last) else {}
+        return versions.kept(context, version, None, **figures)
     with postgres.connect() as conn:
-        fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
-                                  tuning.ease_lambda, baselines.TUNED, baselines.TUNED_HYBRID, "t80-u20-v2")
-        if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
-            context.log.info("inputs unchanged: the last evaluation stands")
-            last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"),
-                                       {"method": PROJECT_METHOD, "protocol": "T80"})
-            meta = {"rebuilt": False}
-            if len(last):
-                meta.update({"ndcg_at_10": float(last["ndcg_at_10"][0]), "hr_at_10": float(last["hr_at_10"][0])})
-            return dg.MaterializeResult(metadata=meta)
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)
-    item_ids, _ = movielens_reads.catalogue(postgres)
-    text = movielens_lists.usable_text_vectors(movielens_lists.align_vectors(item_ids, keys, matrix, dims))
-    n_users = int(postgres.read_frame(sqlfiles.load("evaluation/user_count")).iloc[0, 0])
-    stride = max(1, math.ceil(n_users / MAX_EVALUATED_USERS))  # ML-32M: the users whose id is a multiple of 11
-    sample = (stride, [0]) if stride > 1 else None
-    ratings = movielens_reads.ratings_frame(postgres, user_buckets=sample)
+        item_ids, _ = movielens.catalogue(conn)
+        n_users = int(conn.execute(sqlfiles.load("evaluation/user_count")).fetchone()[0])
+        stride = max(1, math.ceil(n_users / MAX_EVALUATED_USERS))  # ML-32M: the users whose id is a multiple of 11
+        ratings = movielens.ratings_frame(conn, user_buckets=(stride, [0]) if stride > 1 else None)
+    text = user_lists.usable_text_vectors(user_lists.align_vectors(item_ids, keys, matrix, dims))
     splits = {"T80": (*evaluation.t80_split(ratings), None)}
     train, history, test = evaluation.u20_split(ratings)
     splits["U20"] = (train, test, history)
@@ -73,7 +68,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
     for protocol, (train, test, history) in splits.items():
         results = {}
         for name in (PROJECT_METHOD, *baselines.CHEAP):
-            model = movielens_lists.hybrid(tuning.ease_lambda) if name == PROJECT_METHOD else baselines.make(name)
+            model = user_lists.hybrid(recommender.ease_lambda) if name == PROJECT_METHOD else baselines.make(name)
             results[name] = evaluation.measure(model, train, test, item_ids, text if name == PROJECT_METHOD else None,
                                                history=history)
             context.log.info("%s %s: %s", protocol, name, results[name].summary())
@@ -85,9 +80,9 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
     table = pd.DataFrame(rows)
     with postgres.connect() as conn, conn.transaction():
         copy_frame(conn, "movrec", "recommendation_quality", table)
-        fingerprints.record(conn, context.asset_key.to_user_string(), fp)
+        fingerprints.record(conn, context.asset_key.to_user_string(), version)
     metadata["table"] = dg.MetadataValue.md(markdown_table(table.drop(columns=["evaluated_at"]).round(4), max_rows=40))
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
 
 
 def best_baseline(results: dict[str, evaluation.Evaluation]) -> str:

@@ -4,8 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from movrec_pipeline.defs.evaluation.assets import PROJECT_METHOD
-from movrec_pipeline.defs.resources import PostgresResource, RecommenderSettings
-from movrec_pipeline.defs.sources import files
+from movrec_pipeline.defs.resources import CheckThresholds, PostgresResource, SourcesResource
+from movrec_pipeline.ingest import files
 from movrec_pipeline.warehouse import sqlfiles
 
 
@@ -26,13 +26,14 @@ def _versus_baselines(latest: pd.DataFrame, protocol: str) -> tuple[float | None
                 description="T80: the project's method keeps NDCG@10 at or above the configured floor on "
                 "ml-latest-small (the floor was measured there) and above popularity's on any release: a "
                 "broken model falls below the simplest baseline.")
-def ndcg_above_floor(postgres: PostgresResource, tuning: RecommenderSettings) -> dg.AssetCheckResult:
+def ndcg_above_floor(postgres: PostgresResource, thresholds: CheckThresholds,
+                     sources: SourcesResource) -> dg.AssetCheckResult:
     latest = postgres.read_frame(sqlfiles.load("evaluation/latest_evaluation"))
     ndcg, best, best_ndcg, p = _versus_baselines(latest, "T80")
     if ndcg is None:
         return dg.AssetCheckResult(passed=False, metadata={"reason": "no evaluation recorded"})
-    release = files.movielens_release().name
-    floor = tuning.ndcg_floor if release == files.DEFAULT_RELEASE else 0.0
+    release = sources.release().name
+    floor = thresholds.ndcg_floor if release == files.DEFAULT_RELEASE else 0.0
     t80 = latest[latest["protocol"] == "T80"]
     popularity = float(t80.loc[t80["method"] == "popularity", "ndcg_at_10"].max())
     popularity = 0.0 if pd.isna(popularity) else popularity

@@ -1,14 +1,15 @@
-"""Vector index assets: HNSW or IVFFlat per item kind and model, rebuilt only when the vectors change."""
+"""Vector index assets: HNSW or IVFFlat per item kind and model, tuned to the recall floor on the loaded vectors,
+rebuilt only when the vectors (or the index settings) change."""
 
 import dagster as dg
 
-from movrec_pipeline.defs.embeddings.registry import active_model
-from movrec_pipeline.defs.failures import permanent_errors
-from movrec_pipeline.defs.indexes import build
-from movrec_pipeline.defs.metadata import column_schema, kept_as_is
+from movrec_pipeline.defs import versions
+from movrec_pipeline.defs.failures import movrec_errors_as_failures
+from movrec_pipeline.defs.metadata import column_schema
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
-from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
-from movrec_pipeline.warehouse import fingerprints, sqlfiles, vector_index
+from movrec_pipeline.defs.resources import EmbeddingResource, IndexResource, PostgresResource
+from movrec_pipeline.warehouse import fingerprints, index_tuning, sqlfiles, vector_index
+from movrec_pipeline.warehouse.index_build import IndexSpec
 
 GROUP = "indexes"
 
@@ -16,31 +17,45 @@ GROUP = "indexes"
 def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"{kind}_vector_index", deps=[upstream], group_name=GROUP, kinds={"pgvector", "postgres"},
-        owners=OWNERS, code_version="1", pool=DB_POOL, retry_policy=DB_RETRY, automation_condition=DOWNSTREAM,
+        owners=OWNERS, code_version="3", pool=DB_POOL, retry_policy=DB_RETRY, automation_condition=DOWNSTREAM,
         description=f"Cosine-distance {kind} index (HNSW by default, IVFFlat as option) on the active model's "
-        "vectors: a partial expression index built CONCURRENTLY, the previous one dropped after.",
+        "vectors: a partial expression index built CONCURRENTLY, then tuned on the loaded vectors — the search "
+        "depth rises (denser rebuilds if needed) until recall@10 against exact search meets the floor within the "
+        "latency bound; the choice is recorded in `movrec.vector_index_settings` and set by every query path "
+        "(exact search there when no setting reaches the floor).",
         metadata={"dagster/column_schema": column_schema([
             ("index_name", "text"), ("method", "hnsw | ivfflat"), ("expression", "embedding::vector(d)"),
             ("opclass", "vector_cosine_ops"), ("predicate", "item_kind and model_id")])},
     )
     def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
-               tuning: RecommenderSettings) -> dg.MaterializeResult:
-        model_id, dims = active_model(postgres, embedding)
-        spec = build.IndexSpec(method=tuning.index_method, m=tuning.hnsw_m,
-                               ef_construction=tuning.hnsw_ef_construction, lists=tuning.ivfflat_lists)
+               index_settings: IndexResource) -> dg.MaterializeResult:
+        model_id, dims = embedding.active_model(postgres)
+        spec = IndexSpec(method=index_settings.method, m=index_settings.hnsw_m,
+                         ef_construction=index_settings.hnsw_ef_construction, lists=index_settings.ivfflat_lists)
+        version = versions.inputs_version(context, postgres, model_id, spec, index_settings.recall_floor,
+                                          index_settings.max_p95_ms, index_settings.recall_queries)
         with postgres.connect(autocommit=True) as conn:
-            fp = fingerprints.combine(fingerprints.vectors(conn, kind, model_id), spec)
-            if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp) and vector_index.current_index(
-                    conn, kind, model_id):
+            if versions.unchanged(context, version) and vector_index.current_index(conn, kind, model_id):
                 rows = conn.execute(sqlfiles.load("indexes/vector_count"), {"kind": kind, "model_id": model_id})
-                return kept_as_is(context, rows.fetchone()[0])
-            with permanent_errors():
-                info = build.build_index(conn, kind, model_id, dims, spec)
-            fingerprints.record(conn, context.asset_key.to_user_string(), fp)
-        context.log.info("%s index: %s", kind, info)
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": info["rows"], "rebuilt": True, **info, "model_id": model_id, "dimensions": dims,
-            "ef_search": tuning.hnsw_ef_search, "probes": tuning.ivfflat_probes,
+                return versions.kept(context, version, rows.fetchone()[0])
+            with movrec_errors_as_failures():
+                tuned = index_tuning.tune(conn, kind, model_id, dims, spec, floor=index_settings.recall_floor,
+                                          max_p95_ms=index_settings.max_p95_ms,
+                                          n_queries=index_settings.recall_queries, log=context.log.info)
+            with conn.transaction():
+                index_tuning.record(conn, kind, model_id, tuned)
+                fingerprints.record(conn, context.asset_key.to_user_string(), version)
+            rows = conn.execute(sqlfiles.load("indexes/vector_count"), {"kind": kind, "model_id": model_id})
+            count = rows.fetchone()[0]
+        (context.log.warning if tuned.exact_fallback else context.log.info)("%s index: %s", kind, tuned.summary())
+        return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+            "dagster/row_count": count, "rebuilt": True, "index_name": tuned.index_name, "method": tuned.method,
+            **tuned.chosen.build, "ef_search": tuned.chosen.ef_search or 0, "probes": tuned.chosen.probes or 0,
+            "recall_at_10": round(tuned.chosen.recall, 4), "p50_latency_ms": round(tuned.chosen.p50_ms, 2),
+            "p95_latency_ms": round(tuned.chosen.p95_ms, 2), "recall_floor": tuned.floor,
+            "exact_fallback": tuned.exact_fallback,
+            "build_seconds": tuned.build_seconds, "rebuilds": tuned.rebuilds, "settings_tried": len(tuned.trials),
+            "tuning": tuned.summary(), "model_id": model_id, "dimensions": dims,
         })
 
     return _asset

@@ -7,17 +7,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.defs.embeddings.collaborative import SVD_DIMS, svd_model_id
-from movrec_pipeline.defs.embeddings.partitions import BACKFILL_POLICY, BUCKETS, N_BUCKETS, bucket_index
-from movrec_pipeline.defs.embeddings.registry import active_model
-from movrec_pipeline.defs.metadata import column_schema, kept_as_is, preview
+from movrec_pipeline.defs import versions
+from movrec_pipeline.defs.metadata import column_schema, preview
+from movrec_pipeline.defs.partitions import BACKFILL_POLICY, N_BUCKETS, USER_BUCKETS, buckets_of
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
-from movrec_pipeline.defs.recommendations import movielens_lists
-from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderSettings
-from movrec_pipeline.defs.sources import movielens_reads
-from movrec_pipeline.ranking import baselines
+from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderResource
+from movrec_pipeline.ranking import baselines, user_lists
 from movrec_pipeline.ranking.hybrid import HybridRecommender
-from movrec_pipeline.warehouse import artifacts, fingerprints, sqlfiles, vectors
+from movrec_pipeline.warehouse import artifacts, fingerprints, movielens, sqlfiles, vectors
+from movrec_pipeline.warehouse.embedding_models import SVD_DIMS
 from movrec_pipeline.warehouse.tables import copy_frame, replace_rows
 
 COMMON = dict(owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL, code_version="1")
@@ -30,41 +28,41 @@ ITEM_MODEL = "movielens_item_model"
     deps=["movielens_ratings", "movielens_movie_embeddings", "movielens_vector_index"], group_name="recommendations",
     kinds={"postgres", "numpy", "scipy"}, automation_condition=DOWNSTREAM, **COMMON,
     description="The item side of the project's recommender, fitted once on every rating: EASE on the "
-    f"{movielens_lists.HEAD_ITEMS:,} most-rated movies (a dense head x head model), text ridge maps for the others; "
+    f"{baselines.HEAD_ITEMS:,} most-rated movies (a dense head x head model), text ridge maps for the others; "
     "stored in `movrec.model_artifacts` for whichever worker scores users with it.",
 )
 def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
-                         tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = active_model(postgres, embedding)
+                         recommender: RecommenderResource) -> dg.MaterializeResult:
+    model_id, dims = embedding.active_model(postgres)
+    version = versions.inputs_version(context, postgres, model_id, recommender.ease_lambda, baselines.HEAD_ITEMS,
+                                      baselines.TUNED_HYBRID)
     with postgres.connect() as conn:
-        fp = fingerprints.combine(fingerprints.ratings(conn), fingerprints.vectors(conn, "movielens", model_id),
-                                  tuning.ease_lambda, movielens_lists.HEAD_ITEMS, baselines.TUNED_HYBRID, "hybrid-v2")
-        if artifacts.fingerprint_of(conn, ITEM_MODEL) == fp:
-            return dg.MaterializeResult(metadata={"rebuilt": False, "fingerprint": fp[:12]})
+        if versions.unchanged(context, version) and artifacts.fingerprint_of(conn, ITEM_MODEL) == version:
+            return versions.kept(context, version, None)
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)
-    item_ids, _ = movielens_reads.catalogue(postgres)
-    data = movielens_reads.interactions(postgres, item_ids)
+        item_ids, _ = movielens.catalogue(conn)
+        data = movielens.interactions(conn, item_ids)
     started = time.perf_counter()
-    text = movielens_lists.usable_text_vectors(movielens_lists.align_vectors(item_ids, keys, matrix, dims))
-    model = movielens_lists.hybrid(tuning.ease_lambda).fit_items(data, text)
+    text = user_lists.usable_text_vectors(user_lists.align_vectors(item_ids, keys, matrix, dims))
+    model = user_lists.hybrid(recommender.ease_lambda).fit_items(data, text)
     fit_seconds = time.perf_counter() - started
     arrays, meta = model.item_arrays()
     counts = data.item_counts()
     with postgres.connect() as conn:
-        stored = artifacts.save(conn, ITEM_MODEL, fp, arrays, {**meta, "item_ids": item_ids.tolist()})
-    return dg.MaterializeResult(metadata={
-        "rebuilt": True, "fingerprint": fp[:12], "head_items": len(model.active_),
+        stored = artifacts.save(conn, ITEM_MODEL, version, arrays, {**meta, "item_ids": item_ids.tolist()})
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+        "rebuilt": True, "head_items": len(model.active_),
         "head_share_of_ratings": round(float(counts[model.active_].sum() / max(counts.sum(), 1)), 4),
         "text_scored_items": len(model.cold_), "fit_seconds": round(fit_seconds, 1), "stored_bytes": stored,
         "text_vectors_used": text is not None, "users": data.n_users, "ratings": int(data.matrix.nnz)})
 
 
 @dg.asset(
-    deps=[movielens_item_model, "movielens_ratings"], group_name="recommendations", partitions_def=BUCKETS,
+    deps=[movielens_item_model, "movielens_ratings"], group_name="recommendations", partitions_def=USER_BUCKETS,
     backfill_policy=BACKFILL_POLICY, kinds={"postgres", "numpy", "scipy"},
     automation_condition=DOWNSTREAM, **COMMON,
     description="Top-k unseen movies for every MovieLens user, scored with the stored item model (fitted once), "
-    "one partition per user bucket (user_id modulo 32, the embedding assets' buckets): a range run scores its "
+    "one partition per user bucket (user_id modulo 32): a range run scores its "
     "buckets together, a multi-run backfill spreads them over runs and workers. Each pick explained by the "
     "three rated movies that contribute most.",
     metadata={"dagster/column_schema": column_schema([
@@ -73,20 +71,19 @@ def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresRe
         ("generated_at", "timestamptz")])},
 )
 def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: PostgresResource,
-                                   tuning: RecommenderSettings) -> dg.MaterializeResult:
-    buckets = sorted(bucket_index(k) for k in context.partition_keys)
-    with postgres.connect() as conn:
-        model_fp, arrays, meta = artifacts.load(conn, ITEM_MODEL)
-        fp = fingerprints.combine(model_fp, fingerprints.ratings(conn), tuning.k, N_BUCKETS)
-        states = {b: f"{context.asset_key.to_user_string()}/b{b:02d}" for b in buckets}
-        todo = [b for b in buckets if not fingerprints.is_current(conn, states[b], fp)]
+                                   recommender: RecommenderResource) -> dg.MaterializeResult:
+    buckets = buckets_of(context)
+    version = versions.inputs_version(context, postgres, recommender.k, N_BUCKETS)
+    todo = [b for b in buckets if not versions.unchanged(context, version, partition=f"b{b:02d}")]
     started = time.perf_counter()
     frame = pd.DataFrame(columns=["user_id"])
     if todo:
+        with postgres.connect() as conn:
+            _, arrays, meta = artifacts.load(conn, ITEM_MODEL)
+            _, titles = movielens.catalogue(conn)
+            data = movielens.interactions(conn, np.asarray(meta["item_ids"]), user_buckets=(N_BUCKETS, todo))
         model = HybridRecommender.from_item_arrays(arrays, meta)
-        _, titles = movielens_reads.catalogue(postgres)
-        data = movielens_reads.interactions(postgres, np.asarray(meta["item_ids"]), user_buckets=(N_BUCKETS, todo))
-        frame = movielens_lists.user_recommendations(model, data, titles, tuning.k, users=model.encode(data),
+        frame = user_lists.user_recommendations(model, data, titles, recommender.k, users=model.encode(data),
                                                      groups=data.user_ids % N_BUCKETS)
         frame["method"] = model.name
         frame["generated_at"] = datetime.now(UTC)
@@ -94,7 +91,7 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
             conn.execute(sqlfiles.load("recommendations/delete_user_recs"), {"n": N_BUCKETS, "buckets": todo})
             copy_frame(conn, "movrec", "movielens_user_recommendations", frame)
             for b in todo:
-                fingerprints.record(conn, states[b], fp)
+                fingerprints.record(conn, f"{context.asset_key.to_user_string()}/b{b:02d}", version)
     with postgres.connect() as conn:
         stored = dict(conn.execute(sqlfiles.load("recommendations/user_recs_per_bucket"),
                                    {"n": N_BUCKETS, "buckets": buckets}).fetchall())
@@ -102,9 +99,9 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
         context.add_asset_metadata({"dagster/row_count": int(stored.get(b, 0)), "rebuilt": b in todo},
                                    partition_key=f"b{b:02d}")
     context.log.info("user buckets rebuilt: %s of %s", len(todo), len(buckets))
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "run_buckets": len(buckets), "run_buckets_rebuilt": len(todo), "run_rows": len(frame),
-        "run_users": int(frame["user_id"].nunique()) if len(frame) else 0, "k": tuning.k,
+        "run_users": int(frame["user_id"].nunique()) if len(frame) else 0, "k": recommender.k,
         "score_seconds": round(time.perf_counter() - started, 1)})
 
 
@@ -118,25 +115,24 @@ def movielens_user_recommendations(context: dg.AssetExecutionContext, postgres: 
         ("similarity", "real")])},
 )
 def movielens_similar_movies(context: dg.AssetExecutionContext, postgres: PostgresResource,
-                             embedding: EmbeddingResource, tuning: RecommenderSettings) -> dg.MaterializeResult:
-    model_id, dims = active_model(postgres, embedding)
-    svd_id = svd_model_id(postgres)
+                             embedding: EmbeddingResource, recommender: RecommenderResource) -> dg.MaterializeResult:
+    model_id, dims = embedding.active_model(postgres)
+    svd_id = postgres.collaborative_model_id()
+    version = versions.inputs_version(context, postgres, model_id, recommender.similar_k)
+    if versions.unchanged(context, version):
+        return versions.kept(context, version, postgres.count_rows("movrec.movielens_similar_movies"))
     with postgres.connect() as conn:
-        fp = fingerprints.combine(fingerprints.vectors(conn, "movielens", model_id),
-                                  fingerprints.vectors(conn, "movielens", svd_id), tuning.similar_k)
-        if fingerprints.is_current(conn, context.asset_key.to_user_string(), fp):
-            return kept_as_is(context, postgres.count_rows("movrec.movielens_similar_movies"))
         text_keys, text_m = vectors.fetch_vectors(conn, "movielens", model_id, dims)
         svd_keys, svd_m = vectors.fetch_vectors(conn, "movielens", svd_id, SVD_DIMS)
-    frame = pd.concat([movielens_lists.similar_items(svd_keys, svd_m, tuning.similar_k, "collaborative"),
-                       movielens_lists.similar_items(text_keys, text_m, tuning.similar_k, "text")])
+    frame = pd.concat([user_lists.similar_items(svd_keys, svd_m, recommender.similar_k, "collaborative"),
+                       user_lists.similar_items(text_keys, text_m, recommender.similar_k, "text")])
     with postgres.connect() as conn, conn.transaction():
         replace_rows(conn, "movrec", "movielens_similar_movies", frame)
-        fingerprints.record(conn, context.asset_key.to_user_string(), fp)
-    _, titles = movielens_reads.catalogue(postgres)
+        fingerprints.record(conn, context.asset_key.to_user_string(), version)
+        _, titles = movielens.catalogue(conn)
     toy = frame[frame["movie_id"] == 1].copy()
     toy["similar"] = toy["similar_movie_id"].map(titles)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "dagster/row_count": len(frame), "rebuilt": True,
         "movies_collaborative": len(svd_keys), "movies_text": len(text_keys),
         "preview": preview(toy[["source", "rank", "similar", "similarity"]], max_rows=20,

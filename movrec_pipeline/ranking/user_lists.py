@@ -98,11 +98,8 @@ def _identity_exclusion(n: int):
     return sp.identity(n, dtype=np.float32, format="csr")
 
 
-HEAD_ITEMS = 20_000  # EASE head: a dense 20k x 20k float32 model is 1.6 GB (ml-latest-small: all 9,724 rated)
-
-
 def hybrid(ease_lambda: float = 0.0) -> HybridRecommender:
     """The project's recommender with its tuned settings (``baselines.TUNED_HYBRID``); ``ease_lambda`` other
     than 0 overrides the tuned regularisation."""
     kwargs = {"lambda_": ease_lambda} if ease_lambda else {}
-    return HybridRecommender(head_items=HEAD_ITEMS, **{**baselines.TUNED_HYBRID, **kwargs})
+    return HybridRecommender(head_items=baselines.HEAD_ITEMS, **{**baselines.TUNED_HYBRID, **kwargs})

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.defs.sources.csv_records import header_names
+from movrec_pipeline.ingest.csv_records import header_names
 
 RATINGS_HEADER = ["userid", "movieid", "rating", "timestamp"]
 MAX_INT4 = 2**31 - 1

@@ -4,20 +4,19 @@ write–audit–publish); the results are the source assets' blocking asset chec
 Each check is Great Expectations run inside PostgreSQL on one table (GX's SQL datasource, a table asset: a scan
 per metric, nothing transferred but the metrics), plus a one-row query counting orphans (rows whose parent is
 missing), which must be 0. The audit adds the shrink guard: a load may not remove more than ``max_shrink`` of a
-published table's rows unless the user says so. No Dagster here.
+published table's rows unless the user says so. No Dagster here: the source assets turn each check's outcomes
+into the result of a blocking asset check (``check_specs``), so GX runs once per load, on the staged table.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import psycopg
 
-from movrec_pipeline.defs.sources import files
-from movrec_pipeline.defs.sources import gx_validation as gx
-from movrec_pipeline.defs.sources.gx_validation import Expect
+from movrec_pipeline.ingest import gx_validation as gx
+from movrec_pipeline.ingest.gx_validation import Expect
 from movrec_pipeline.warehouse import connection, publish, sqlfiles
 
 TRUE = frozenset({True})
@@ -93,18 +92,19 @@ def checks_of(asset: str) -> list[SourceCheck]:
     return [c for c in CHECKS if c.asset == asset or (asset == "movielens" and c.asset.startswith("movielens_"))]
 
 
-def expectations(check: SourceCheck) -> list[Expect]:
-    """The check's expectations, with the row-count floor of the active MovieLens release where it has one."""
-    if check.floor is None:
+def expectations(check: SourceCheck, floors: Mapping[str, int] | None = None) -> list[Expect]:
+    """The check's expectations, with the row-count floor of the loaded MovieLens release where it has one."""
+    if check.floor is None or floors is None:
         return list(check.expectations)
-    floor = files.movielens_release().floors[check.floor]
+    floor = floors[check.floor]
     return [replace(e, min_value=floor) if e.kind == "row_count_between" else e for e in check.expectations]
 
 
-def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]] = PUBLISHED) -> list[gx.Outcome]:
+def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]] = PUBLISHED,
+              floors: Mapping[str, int] | None = None) -> list[gx.Outcome]:
     """The check on ``tables`` (published ones by default): GX in PostgreSQL on the table, then the orphans."""
     engine_url = connection.sqlalchemy_url(url)
-    outcomes = gx.validate_table(engine_url, *tables[check.table], expectations(check), check.name)
+    outcomes = gx.validate_table(engine_url, *tables[check.table], expectations(check, floors), check.name)
     if check.orphans:
         composed = sqlfiles.composed(f"sources/{check.name}_orphans", **{t: tables[t] for t in check.tables})
         lines = [ln for ln in composed.as_string(None).splitlines() if not ln.lstrip().startswith("--")]
@@ -112,10 +112,6 @@ def run_check(url: str, check: SourceCheck, tables: Mapping[str, tuple[str, str]
         zero = [Expect("between", column, 0, 0) for column in check.orphans]
         outcomes += gx.validate(engine_url, query, zero, f"{check.name}_orphans")
     return outcomes
-
-
-def allow_shrink_from_env() -> bool:
-    return os.environ.get("MOVREC_ALLOW_SHRINK", "").strip().lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -154,7 +150,8 @@ def shrink_problem(table: str, published: int, staged: int, max_shrink: float) -
 
 
 def audit(conn: psycopg.Connection, url: str, asset: str, staged: Mapping[str, tuple[str, str]], *,
-          allow_shrink: bool = False, max_shrink: float = DEFAULT_MAX_SHRINK) -> AuditReport:
+          allow_shrink: bool = False, max_shrink: float = DEFAULT_MAX_SHRINK,
+          floors: Mapping[str, int] | None = None) -> AuditReport:
     """Every check of ``asset`` on the staged tables (others published), and the shrink guard per staged table.
 
     ``staged`` maps placeholders (``shows``, ``ratings`` …) to the staged tables standing in for them.
@@ -170,7 +167,7 @@ def audit(conn: psycopg.Connection, url: str, asset: str, staged: Mapping[str, t
             if problem:
                 report.problems.append(problem)
     for check in checks_of(asset):
-        outcomes = run_check(url, check, tables)
+        outcomes = run_check(url, check, tables, floors)
         report.results[check.name] = outcomes
         report.problems += [f"{check.name}: {describe(o)}" for o in outcomes if not o.success]
     return report

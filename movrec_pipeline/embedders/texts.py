@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 # Segments are separated by " | "; a segment whose fields are all empty is dropped, so a film with
-# no cast does not say "Cast: ". In the spirit of seeds 001/002.
+# no cast does not say "Cast: ". As the MiniLM and Ollama recommenders did (README: the systems we replace).
 DEFAULT_TEMPLATES: dict[str, str] = {
     "film": "Title: {title} | Year: {release_year} | Category: {category} | Rated: {rating} "
     "| Description: {description} | Cast: {cast}",
@@ -15,7 +15,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "| Description: {description} | Cast: {cast} | Director: {director} | Country: {country} | Rated: {rating}",
     "movielens": "Title: {clean_title} | Year: {year} | Genres: {genres}",
 }
-MAX_LIST_ITEMS = 5  # "top 5 cast members" (seed 002)
+MAX_LIST_ITEMS = 5  # "top 5 cast members", as the Ollama recommender embedded
 _FIELD = re.compile(r"{(\w+)}")
 
 

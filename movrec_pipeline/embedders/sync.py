@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import psycopg
 
-from movrec_pipeline.defs.embeddings import texts
-from movrec_pipeline.defs.embeddings.isolation import Isolator
+from movrec_pipeline.embedders import texts
 from movrec_pipeline.embedders.base import Embedder, validate_vectors
+from movrec_pipeline.embedders.isolation import Isolator
 from movrec_pipeline.warehouse import sqlfiles
 
 MAX_ATTEMPTS = 3  # a refused item is sent again on later runs until it failed this often with the same text

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from movrec_pipeline.defs.embeddings import sync, texts
+from movrec_pipeline.embedders import sync, texts
 from movrec_pipeline.warehouse import sqlfiles
 
 

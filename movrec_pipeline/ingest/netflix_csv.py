@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources.csv_records import (
+from movrec_pipeline.ingest.csv_records import (
     SURROGATE,
     check_header,
     cut_off_error,

@@ -1,4 +1,5 @@
-"""Parse MovieLens ``ml-latest-small`` CSVs into typed, COPY-ready DataFrames plus quarantined rows.
+"""Parse the CSVs of any MovieLens release (ml-latest-small … ml-32m, or files of that format) into typed,
+COPY-ready DataFrames plus quarantined rows.
 
 Malformed records (wrong field count, non-UTF-8 bytes, repeated headers) are set aside while reading;
 the remaining rows are validated with vectorised pandas operations, so ``ratings.csv`` (100k rows)
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from movrec_pipeline.core.errors import SourceDataError
-from movrec_pipeline.defs.sources.csv_records import (
+from movrec_pipeline.ingest.csv_records import (
     check_header,
     cut_off_error,
     ends_mid_record,
@@ -33,8 +34,7 @@ from movrec_pipeline.defs.sources.csv_records import (
     text_has_problems,
 )
 
-MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
-SOURCE_HINT = f"MovieLens ml-latest-small, unzipped from {MOVIELENS_URL}"
+SOURCE_HINT = "a MovieLens release from https://files.grouplens.org/datasets/movielens/, unzipped"
 MOVIES_COLUMNS: tuple[str, ...] = ("movieId", "title", "genres")
 LINKS_COLUMNS: tuple[str, ...] = ("movieId", "imdbId", "tmdbId")
 RATINGS_COLUMNS: tuple[str, ...] = ("userId", "movieId", "rating", "timestamp")
@@ -194,7 +194,7 @@ def _read_table(path: Path, required: tuple[str, ...], key_columns: tuple[str, .
     if first is None:
         raise SourceDataError(f"{name}: no data rows (the file holds only blank lines)")
     header = rows[first]
-    col = check_header(header, required, name, f"the MovieLens ml-latest-small header {','.join(required)}")
+    col = check_header(header, required, name, f"the MovieLens header {','.join(required)}")
     header_key = header_names(header)
     n_fields, head0 = len(header), header[0]
     key_idx = [col[c] for c in key_columns]
@@ -344,7 +344,7 @@ def parse_ratings(path: Path, known_movie_ids: set[int]) -> ParseResult:
     latest (by timestamp, then by position in the file). A plainly regular file takes the numeric fast path
     (:mod:`movielens_bulk`, same rules and words); anything else is read record by record.
     """
-    from movrec_pipeline.defs.sources.movielens_bulk import parse_ratings_fast
+    from movrec_pipeline.ingest.movielens_bulk import parse_ratings_fast
 
     fast = parse_ratings_fast(path, np.fromiter(known_movie_ids, dtype=np.int64, count=len(known_movie_ids)))
     if fast is not None:
