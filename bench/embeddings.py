@@ -50,8 +50,8 @@ def bench_local(conn, n: int) -> None:
           f"{ours_s:.2f} s ({report.embedded / ours_s:.0f}/s incl. DB writes) → ratio {raw_s / ours_s:.2f}×")
 
 
-def seed_loop(client, texts_: list[str], model: str) -> list:
-    """Seed 000's get_batch_embeddings: batches of 30, one at a time, delay *= 2 on rate limits."""
+def pgvector_lab_loop(client, texts_: list[str], model: str) -> list:
+    """The pgvector lab's get_batch_embeddings: batches of 30, one at a time, delay *= 2 on rate limits."""
     import openai
 
     out = []
@@ -77,7 +77,7 @@ def bench_openai(all_texts: list[str]) -> None:
     with FakeOpenAIServer(dim=256, latency_s=0.2, fail_rate_429=0.10, retry_after=0.2, seed=7) as srv:
         client = openai.OpenAI(api_key="sk-bench", base_url=srv.base_url, max_retries=0)
         t = time.perf_counter()
-        got = seed_loop(client, all_texts, "fake")
+        got = pgvector_lab_loop(client, all_texts, "fake")
         seed_s = time.perf_counter() - t
         seed_requests = srv.stats["requests"]
         srv.reset_stats()

@@ -12,6 +12,11 @@ the real files). What matters for cost and quality is modelled:
   from its cluster (so text vectors carry signal too); a user mixes two clusters, each rating drawn from the
   first with a probability falling from 0.8 to 0.4 over the user's history (so recent history predicts the
   future better than old, as on a temporal split); within a cluster, popular movies are still drawn more;
+* **session order** (``--sessions``; off by default): a user's ratings come in sessions (about 6 ratings, hours
+  apart); within a session the next movie is, with probability 0.6, the next title of the series (a run of 8
+  movies of one cluster, like a franchise or a box set) the previous movie belongs to. Without it, the order
+  of a user's ratings carries only the slow drift between their two clusters; with it, the last few ratings
+  predict the next ones, as on sites where people binge a series;
 * **ratings** 0.5–5.0 in half steps from user and movie biases plus taste affinity; **timestamps** in per-user
   time order between 1995-01-09 and 2023-10-12; **tags** (about one per 16 ratings) and **links**.
 
@@ -48,6 +53,9 @@ START, END = 789_652_009, 1_697_155_200  # 1995-01-09 .. 2023-10-13 (MovieLens 3
 MIN_RATINGS = 20
 AFFINITY = 150.0  # a cluster's movies are this much likelier for its fans (most picks are "on taste")
 ZIPF = 1.0  # item popularity ∝ rank ** -ZIPF (the most popular movies are rated by most users, as in ML-32M)
+SERIES_LEN = 8  # --sessions: movies of one cluster per series, in popularity order
+SESSION_MEAN = 6.0  # --sessions: mean ratings per session (geometric)
+FOLLOW = 0.6  # --sessions: chance that a session's next movie is the next title of the previous movie's series
 FIRST_TASTE = (0.8, 0.4)  # chance that a user's rating comes from the first cluster: at the start, at the end
 SHAPES = {"ml-32m": (200_948, 87_585, 32_000_204), "ml-25m": (162_541, 62_423, 25_000_095),
           "ml-latest-small": (610, 9_742, 100_836)}
@@ -102,9 +110,39 @@ def write_movies(out: Path, ids, titles, genres) -> None:
             fh.write(f"{mid},{100000 + 7 * mid:07d},{10000 + 3 * mid + i % 3}\n")
 
 
+def series_successor(cluster: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """Per movie, the next title of its series (-1 for the last of a series): each cluster's movies in popularity
+    order, cut into runs of :data:`SERIES_LEN`."""
+    nxt = np.full(len(cluster), -1, np.int64)
+    for c in np.unique(cluster):
+        members = np.flatnonzero(cluster == c)
+        members = members[np.argsort(-popularity[members], kind="stable")]
+        for start in range(0, len(members), SERIES_LEN):
+            run = members[start:start + SERIES_LEN]
+            nxt[run[:-1]] = run[1:]
+    return nxt
+
+
+def in_sessions(rng: np.random.Generator, items: np.ndarray, successor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``items`` (time order) rewritten into sessions: after a session's first movie, each next one is, with
+    probability :data:`FOLLOW`, the successor of the previous (when not yet rated). Returns the items and each
+    rating's session number."""
+    n = len(items)
+    session = np.cumsum(rng.random(n) < 1.0 / SESSION_MEAN)
+    follow = (rng.random(n) < FOLLOW) & np.r_[False, session[1:] == session[:-1]]
+    out = items.copy()
+    seen = set(items.tolist())  # replaced draws stay in it: movies stay distinct, at the cost of a few follows
+    for j in np.flatnonzero(follow).tolist():
+        nxt = int(successor[out[j - 1]])
+        if nxt >= 0 and nxt not in seen:
+            seen.add(nxt)
+            out[j] = nxt
+    return out, session
+
+
 def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int = 0,
-             chunk_users: int = 20_000) -> dict[str, float]:
-    """Write the four files; returns figures (seconds, counts)."""
+             chunk_users: int = 20_000, sessions: bool = False) -> dict[str, float]:
+    """Write the four files; returns figures (seconds, counts). ``sessions``: session order within a user."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -117,6 +155,7 @@ def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int =
     cdf /= cdf[:, -1:]
     movie_bias = rng.normal(0, 0.45, size=n_movies)
     release = ((years - 1902) / 121 * (END - START) * 0.9 + START).astype(np.int64)
+    successor = series_successor(cluster, popularity) if sessions else None
     n_tags = 0
     with (out / "ratings.csv").open("w", encoding="utf-8") as rf, (out / "tags.csv").open("w", encoding="utf-8") as tf:
         rf.write("userId,movieId,rating,timestamp\n")
@@ -131,9 +170,18 @@ def generate(out: Path, n_users: int, n_movies: int, n_ratings: int, seed: int =
                 t0 = int(rng.integers(START, END - 86_400 * 30))
                 span = int(min(END - t0, rng.lognormal(17.0, 1.5)))
                 times = np.sort(t0 + rng.integers(0, max(span, n), size=n))
-                times = np.maximum(times, np.minimum(release[items], END - 1))
-                order = np.argsort(times, kind="stable")
-                items, times = items[order], times[order]
+                if successor is None:
+                    times = np.maximum(times, np.minimum(release[items], END - 1))
+                    order = np.argsort(times, kind="stable")
+                    items, times = items[order], times[order]
+                else:  # sessions keep their order: an hour apart inside, a session no earlier than its releases
+                    items, session = in_sessions(rng, items, successor)
+                    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+                    sizes = np.diff(np.r_[starts, n])
+                    latest = np.maximum.reduceat(np.minimum(release[items], END - 1), starts)
+                    before = np.r_[0, np.cumsum(sizes)[:-1]] * 3_600  # b_i = max(c_i, b_(i-1) + an hour each)
+                    begin = np.maximum.accumulate(np.maximum(times[starts], latest) - before) + before
+                    times = np.repeat(begin, sizes) + (np.arange(n) - np.repeat(starts, sizes)) * 3_600
                 taste = np.where(cluster[items] == c1, 0.6, 0.0) + np.where(cluster[items] == c2, 0.8, 0.0)
                 raw = 3.3 + rng.normal(0, 0.4) + movie_bias[items] + taste + rng.normal(0, 0.7, size=n)
                 ratings = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
@@ -187,11 +235,12 @@ def main() -> None:
     parser.add_argument("--movies", type=int)
     parser.add_argument("--ratings", type=int)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sessions", action="store_true", help="session order within each user's ratings")
     args = parser.parse_args()
     users, movies, ratings = SHAPES[args.shape] if args.shape else (args.users, args.movies, args.ratings)
     if not (users and movies and ratings):
         parser.error("give --shape or all of --users, --movies, --ratings")
-    figures = generate(args.out, users, movies, ratings, args.seed)
+    figures = generate(args.out, users, movies, ratings, args.seed, sessions=args.sessions)
     print(" ".join(f"{k}={v:,.1f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in figures.items()))
 
 

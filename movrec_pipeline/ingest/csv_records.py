@@ -147,6 +147,19 @@ def is_repeated_header(fields: list[str], header_key: list[str]) -> bool:
             and header_names(fields) == header_key)
 
 
+def repeats_known_header(fields: list[str], col: dict[str, int]) -> bool:
+    """True when ``fields`` hold the known column names at their header positions (a repeated header row, even
+    when the file gained columns that a later edit filled in on every row)."""
+    return len(fields) > max(col.values()) and all(
+        fields[i].replace("\ufeff", "").strip().lower() == name.lower() for name, i in col.items())
+
+
+def unknown_columns(fields: list[str], required: tuple[str, ...]) -> list[str]:
+    """Header names that are not among ``required`` (schema drift: loaded around, reported as a warning)."""
+    known = {c.lower() for c in required}
+    return [f.strip() for f in fields if f.replace("\ufeff", "").strip().lower() not in known]
+
+
 def check_header(fields: list[str], required: tuple[str, ...], name: str, expected: str) -> dict[str, int]:
     """Map each required column to its index in the header; SourceDataError if any is missing."""
     names = header_names(fields)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -49,8 +50,13 @@ def archive_format(path: Path) -> str:
 
 
 def unpack(path: Path, workdir: Path) -> Path:
-    """The pg_restore-able file or directory: ``path`` itself, or the dump inside a zip."""
-    if archive_format(path) != "zip":
+    """The pg_restore-able file or directory: ``path`` itself, the dump inside a zip, or a tar dump re-packed
+    under a folder (``dvdrental/toc.dat`` …) written out again with its members at the top, as pg_restore
+    wants them."""
+    fmt = archive_format(path)
+    if fmt == "tar":
+        return _flat_tar(path, workdir)
+    if fmt != "zip":
         return path
     import zipfile
 
@@ -63,7 +69,34 @@ def unpack(path: Path, workdir: Path) -> Path:
             out.write_bytes(zf.read(members[0]))
     except zipfile.BadZipFile:
         raise SourceDataError(f"{path.name} is a damaged zip archive: download it again") from None
-    archive_format(out)
+    return unpack(out, workdir) if archive_format(out) == "tar" else out
+
+
+def _flat_tar(path: Path, workdir: Path) -> Path:
+    """``path`` when ``toc.dat`` is at its top; a copy without the folder when the dump sits in one folder; a
+    one-line SourceDataError saying what the tar holds otherwise."""
+    try:
+        with tarfile.open(path) as tar:
+            members = [m for m in tar.getmembers() if m.isfile()]
+            names = [m.name.removeprefix("./") for m in members]
+            if "toc.dat" in names:
+                return path
+            tocs = [n for n in names if n.rsplit("/", 1)[-1] == "toc.dat"]
+            if len(tocs) != 1:
+                listed = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+                raise SourceDataError(f"{path.name} is a tar archive but not a pg_dump tar dump: no toc.dat inside "
+                                      f"(it holds {listed or 'nothing'}); expected the dvdrental.tar from "
+                                      "dvdrental.zip")
+            folder = tocs[0][: -len("toc.dat")]
+            out = workdir / f"flat-{path.name}"
+            with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as flat:
+                for member, name in zip(members, names, strict=True):
+                    if name.startswith(folder):
+                        src = tar.extractfile(member)
+                        member.name = name[len(folder):]
+                        flat.addfile(member, src)
+    except tarfile.TarError as exc:
+        raise SourceDataError(f"{path.name} is a damaged tar archive ({exc}): download dvdrental.zip again") from None
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
@@ -152,6 +153,8 @@ def locate(
         candidate = data_dir / name
         if candidate.is_file():
             return candidate
+    for candidate in compressed_copies(data_dir / spec.relpath):
+        return decompressed(candidate, spec.relpath, cache_dir)
     cached = cache_dir / spec.relpath
     if cached.is_file() and spec.sha256 and matches(cached, spec.sha256):
         return cached
@@ -159,6 +162,55 @@ def locate(
         how = spec.hint or f"or allow downloads from {spec.url}"
         raise SourceDataError(f"{spec.relpath} not found: put it in {data_dir} (set MOVREC_DATA_DIR); {how}")
     return download(spec, cache_dir)
+
+
+COMPRESSED_SUFFIXES = (".gz", ".zip")
+
+
+def compressed_copies(path: Path) -> list[Path]:
+    """Compressed copies of ``path`` beside it: ``<name>.gz``, ``<name>.zip`` or ``<stem>.zip`` (the usual
+    downloads)."""
+    names = [path.name + s for s in COMPRESSED_SUFFIXES] + [path.stem + ".zip"]
+    return [path.with_name(n) for n in dict.fromkeys(names) if path.with_name(n).is_file()]
+
+
+def decompressed(archive: Path, relpath: str, cache_dir: Path) -> Path:
+    """``archive`` (gzip, or a zip holding the file) decompressed once into ``cache_dir/decompressed/relpath``.
+
+    The copy keeps the archive's modification time and is made again only when the archive changes; it is
+    written aside and renamed, so a cut-off decompression never leaves a half file under the real name. A
+    damaged archive is a one-line SourceDataError.
+    """
+    target = cache_dir / "decompressed" / relpath
+    stat = archive.stat()
+    if target.is_file() and target.stat().st_mtime_ns == stat.st_mtime_ns:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with archive.open("rb") as fh:
+            is_zip = fh.read(4) == b"PK\x03\x04"
+        if is_zip:
+            extract_member(archive, Path(relpath).name, partial)
+        else:
+            with gzip.open(archive, "rb") as src, partial.open("wb") as dst:
+                copied = 0
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    copied += len(block)
+                    if copied > MAX_MEMBER_BYTES:
+                        raise SourceDataError(f"{archive.name} decompresses to more than {MAX_MEMBER_BYTES:,} "
+                                              "bytes: not the expected file")
+                    dst.write(block)
+    except (OSError, EOFError) as exc:
+        partial.unlink(missing_ok=True)
+        raise SourceDataError(f"{archive.name}: cannot decompress it ({' '.join(str(exc).split())}); replace it "
+                              f"with a complete copy or put the uncompressed {Path(relpath).name} beside it") from None
+    except SourceDataError:
+        partial.unlink(missing_ok=True)
+        raise
+    os.utime(partial, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(partial, target)
+    return target
 
 
 DVDRENTAL_NAMES = ("dvdrental.tar", "dvdrental.zip", "dvdrental.dump", "dvdrental.backup", "dvdrental")

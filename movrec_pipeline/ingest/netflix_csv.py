@@ -15,14 +15,14 @@ from movrec_pipeline.ingest.csv_records import (
     check_header,
     cut_off_error,
     ends_mid_record,
-    header_names,
     is_blank,
-    is_repeated_header,
     iter_csv_records,
     raw_text,
     read_source_text,
     record_problem,
+    repeats_known_header,
     split_lines,
+    unknown_columns,
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -146,7 +146,8 @@ _SHOW_TYPES = {"movie": "Movie", "tv show": "TV Show"}
 
 @dataclass(frozen=True)
 class NetflixParseResult:
-    """Shows ready for COPY, the rows that could not be repaired, and how many repeated headers were dropped.
+    """Shows ready for COPY, the rows that could not be repaired, how many repeated headers were dropped, and
+    the header's columns the loader does not know (loaded around; the asset reports them as a warning).
 
     ``shows``: one row per show in file order; text columns are object dtype holding ``str`` or ``None``,
     list columns hold ``list[str]``, ``date_added`` holds ``datetime.date`` or ``None``, integer columns
@@ -157,6 +158,7 @@ class NetflixParseResult:
     shows: pd.DataFrame
     quarantine: pd.DataFrame
     header_rows_dropped: int
+    unknown_columns: tuple[str, ...] = ()
 
 
 def _clean_text(value: str, repair: bool) -> str:
@@ -235,7 +237,6 @@ def parse_netflix_csv(path: Path, *, repair_mojibake: bool = True) -> NetflixPar
     if header is None:
         raise SourceDataError(f"{name}: no data rows (the file holds only blank lines)")
     col = check_header(header.fields, REQUIRED_COLUMNS, name, f"the {SOURCE_HINT} header")
-    header_key = header_names(header.fields)
     n_fields = len(header.fields)
 
     shows: list[dict[str, object]] = []
@@ -246,7 +247,7 @@ def parse_netflix_csv(path: Path, *, repair_mojibake: bool = True) -> NetflixPar
     for line_no, end_line, fields in records:
         if is_blank(fields):
             continue
-        if is_repeated_header(fields, header_key):
+        if repeats_known_header(fields, col):
             headers_dropped += 1
             continue
         data_rows += 1
@@ -276,4 +277,5 @@ def parse_netflix_csv(path: Path, *, repair_mojibake: bool = True) -> NetflixPar
     if data_rows == 0:
         raise SourceDataError(f"{name}: no data rows (only a header); replace it with a complete copy "
                               f"({SOURCE_HINT})")
-    return NetflixParseResult(_shows_frame(shows), _quarantine_frame(quarantine, "show_id"), headers_dropped)
+    return NetflixParseResult(_shows_frame(shows), _quarantine_frame(quarantine, "show_id"), headers_dropped,
+                              tuple(unknown_columns(header.fields, REQUIRED_COLUMNS)))

@@ -258,7 +258,9 @@ def test_a_worker_killed_mid_step_ends_in_a_retried_successful_run(cluster_and_s
             victim = cluster.busy_worker()
             time.sleep(0.5)
         assert victim, "no worker took the step"
-        time.sleep(2)  # mid-step: some batches written, more to come
+        while _netflix_vectors(server) == 0 and time.monotonic() < deadline:  # mid-step: a first batch written,
+            time.sleep(0.1)                                                 # the other buckets still to come
+        assert 0 < _netflix_vectors(server) < 120, "the step wrote nothing, or everything, before the kill"
         os.kill(cluster.workers[victim].pid, signal.SIGKILL)
         cluster.workers[victim].wait(timeout=30)
         server.fake.configure(latency_s=0.0)
@@ -269,7 +271,10 @@ def test_a_worker_killed_mid_step_ends_in_a_retried_successful_run(cluster_and_s
     starts, workers, _ = placements(server, [run_id])
     embedding_starts = [workers.get(pid) for key, pid in starts if key == "netflix_embeddings"]
     assert len(embedding_starts) == 2 and embedding_starts[0] == victim != embedding_starts[1], (starts, workers)
+    assert _netflix_vectors(server) == 120  # MOVREC_ITEM_LIMIT items, each once
+
+
+def _netflix_vectors(server: DevServer) -> int:
     with psycopg.connect(_warehouse(server)) as conn:
-        n = conn.execute("SELECT count(*) FROM movrec.item_embeddings e JOIN movrec.embedding_models m "
-                         "USING (model_id) WHERE m.provider = 'openai' AND e.item_kind = 'netflix'").fetchone()[0]
-    assert n == 120  # MOVREC_ITEM_LIMIT items, each once
+        return conn.execute("SELECT count(*) FROM movrec.item_embeddings e JOIN movrec.embedding_models m "
+                            "USING (model_id) WHERE m.provider = 'openai' AND e.item_kind = 'netflix'").fetchone()[0]

@@ -321,8 +321,9 @@ def test_svd_and_mean_profile_shapes(split):
 FANTASY_USERS = 10**7
 
 
+@pytest.mark.slow  # embeds the 9,742 movie texts with the real model
 def test_fantasy_behaviour(movielens, split, text_vectors):
-    """Seed 003: a Fantasy lover gets more Fantasy than average; a Fantasy hater fewer.
+    """A Fantasy lover gets more Fantasy than average; a Fantasy hater fewer.
 
     Users are added to the real T80 training data. The lover rated the 50 most rated Fantasy movies 5.0;
     the hater rated them 1.0 and the 50 most rated other movies 5.0; ``fan_too`` rated all 100 5.0 at the

@@ -9,8 +9,10 @@ except the quarantine rows a case is expected to add). The module ends by reload
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
+import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,6 +179,63 @@ def case_zip_without_dump(ctx: Ctx) -> str:
     folder.mkdir()
     with zipfile.ZipFile(folder / "dvdrental.zip", "w") as zf:
         zf.writestr("README.md", "the dump is missing")
+    return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+                               {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
+
+
+def case_netflix_gzip_only(ctx: Ctx) -> str:
+    folder = ctx.tmp / "data"
+    folder.mkdir()
+    (folder / f"{NETFLIX}.gz").write_bytes(gzip.compress((data_dir() / NETFLIX).read_bytes()))
+    result = materialize(dg.AssetSelection.assets("netflix_titles").without_checks(),
+                         {"sources": SourcesResource(data_dir=str(folder), allow_download=False)})
+    assert result.success, step_errors(result)
+    mat = result.get_asset_materialization_events()[0].event_specific_data.materialization
+    return f"shows loaded from the .gz: {mat.metadata['dagster/row_count'].value}"
+
+
+def case_netflix_extra_column(ctx: Ctx) -> str:
+    def mutate(data: bytes) -> bytes:  # a column appended by a spreadsheet or a script, the trailing headers too
+        lines = data.split(b"\r\n")
+        out = [lines[0] + b",imdb_score"]
+        out += [line + b",7.1" if line else line for line in lines[1:]]
+        return b"\r\n".join(out)
+    result = load(ctx, NETFLIX, mutate)
+    assert result.success, step_errors(result)
+    mat = result.get_asset_materialization_events()[0].event_specific_data.materialization
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert (meta["dagster/row_count"], meta["quarantined"], meta["header_rows_dropped"]) == (8809, 0, 2), meta
+    return f"unknown_columns_ignored={meta['unknown_columns_ignored']}"
+
+
+def repacked_tar(folder: Path, inner: str) -> Path:
+    """dvdrental.tar re-packed by hand: the real dump's members under ``inner``/."""
+    with tarfile.open(data_dir() / "dvdrental.tar") as src, tarfile.open(folder / "dvdrental.tar", "w") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member)
+            member.name = f"{inner}/{member.name}"
+            dst.addfile(member, data)
+    return folder
+
+
+def case_dvdrental_repacked_tar(ctx: Ctx) -> str:
+    folder = ctx.tmp / "data"
+    folder.mkdir()
+    result = materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+                         {"sources": SourcesResource(data_dir=str(repacked_tar(folder, "dvdrental")),
+                                                     allow_download=False)})
+    assert result.success, step_errors(result)
+    customers = one(ctx.url, "SELECT count(*) FROM dvdrental.customer")
+    return f"customers restored: {customers}"
+
+
+def case_dvdrental_tar_of_other_files(ctx: Ctx) -> str:
+    folder = ctx.tmp / "data"
+    folder.mkdir()
+    with tarfile.open(folder / "dvdrental.tar", "w") as tar:
+        readme = folder / "README.md"
+        readme.write_text("the dump is missing")
+        tar.add(readme, arcname="README.md")
     return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
                                {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
@@ -382,6 +441,15 @@ CASES = [
          case_not_a_dump),
     Case("dvdrental-zip-without-dump", "sources", "dvdrental.zip holding only a README",
          "holds no .tar dump: expected dvdrental.tar inside", case_zip_without_dump),
+    Case("netflix-gzip-copy", "sources", "only netflix_titles.csv.gz in the data folder",
+         "shows loaded from the .gz: 8809", case_netflix_gzip_only),
+    Case("netflix-extra-column", "sources", "a column imdb_score appended to every line (trailing headers too)",
+         "unknown_columns_ignored=imdb_score", case_netflix_extra_column),
+    Case("dvdrental-repacked-tar", "sources", "dvdrental.tar re-packed with its files under dvdrental/",
+         "customers restored: 599", case_dvdrental_repacked_tar),
+    Case("dvdrental-tar-without-dump", "sources", "dvdrental.tar holding only a README",
+         "is a tar archive but not a pg_dump tar dump: no toc.dat inside (it holds README.md)",
+         case_dvdrental_tar_of_other_files),
     Case("download-captive-portal", "downloads", "an HTML login page instead of the zip",
          "is not a valid zip archive: download it again", case_download_portal_page),
     Case("download-truncated", "downloads", "the connection drops halfway through the zip",

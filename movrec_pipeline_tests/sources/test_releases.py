@@ -6,6 +6,7 @@ ml-latest-small files), with and without the ``<zip>.md5`` file GroupLens publis
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -136,3 +137,29 @@ def test_release_without_a_checksum_is_verified_against_the_md5_beside_it(groupl
     grouplens.files["ml-test.zip.md5"] = md5_file(archive)
     got = files.locate_all(release.files(), tmp_path / "data", tmp_path / "cache")
     assert sorted(got) == sorted(files.MOVIELENS_TABLES) and all(p.stat().st_size > 0 for p in got.values())
+
+
+@pytest.mark.parametrize("form", ["gz", "zip", "stem-zip"])
+def test_a_compressed_copy_beside_the_data_is_read(form: str, tmp_path: Path) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    original = (data_dir() / "netflix_titles.csv").read_bytes()
+    if form == "gz":
+        (data / "netflix_titles.csv.gz").write_bytes(gzip.compress(original))
+    else:
+        name = "netflix_titles.csv.zip" if form == "zip" else "netflix_titles.zip"
+        with zipfile.ZipFile(data / name, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("netflix_titles.csv", original)
+    path = files.locate(files.NETFLIX, data, cache, allow_download=False)
+    assert path.read_bytes() == original and files.sha256_of(path) == files.NETFLIX.sha256
+    assert files.locate(files.NETFLIX, data, cache, allow_download=False) == path  # decompressed once
+
+
+def test_a_damaged_compressed_copy_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    (data / "netflix_titles.csv.gz").write_bytes(gzip.compress((data_dir() / "netflix_titles.csv").read_bytes())[:-100])
+    with pytest.raises(SourceDataError) as info:
+        files.locate(files.NETFLIX, data, cache, allow_download=False)
+    assert "netflix_titles.csv.gz: cannot decompress it" in str(info.value) and "\n" not in str(info.value)
+    assert not [p for p in cache.rglob("*") if p.is_file()]

@@ -88,3 +88,27 @@ def test_latent_structure_is_learnable_on_a_temporal_split(parsed) -> None:
     ease = evaluate(EASERecommender(lambda_=200.0), train, test, items)
     popularity = evaluate(PopularityRecommender(), train, test, items)
     assert ease["ndcg@10"] > 1.4 * popularity["ndcg@10"], (ease, popularity)  # 2.2x with seed 3
+
+
+def _successor_share(out: Path, gen) -> float:
+    """Share of a user's consecutive ratings where the second movie is the next title of the first's series."""
+    movies = pd.read_csv(out / "movies.csv")
+    rng = np.random.default_rng(3)  # the catalogue is the first thing drawn from the seed: draw it again
+    ids, cluster, _, popularity, _, _ = gen.catalogue(rng, len(movies))
+    successor = gen.series_successor(cluster, popularity)
+    position = {int(m): i for i, m in enumerate(ids)}
+    raw = pd.read_csv(out / "ratings.csv")
+    cols = raw["movieId"].map(position).to_numpy()
+    same_user = raw["userId"].to_numpy()[1:] == raw["userId"].to_numpy()[:-1]
+    return float((successor[cols[:-1]] == cols[1:])[same_user].mean())
+
+
+def test_session_order_makes_the_last_ratings_predict_the_next(generated, tmp_path: Path) -> None:
+    out, _ = generated
+    gen = generator()
+    gen.generate(tmp_path / "sessions", USERS, MOVIES, RATINGS, seed=3, sessions=True)
+    with_sessions, without = _successor_share(tmp_path / "sessions", gen), _successor_share(out, gen)
+    assert with_sessions > 0.25 and without < 0.02, (with_sessions, without)
+    raw = pd.read_csv(tmp_path / "sessions" / "ratings.csv")
+    assert len(raw) == RATINGS and (raw.groupby("userId")["timestamp"].diff().dropna() >= 0).all()
+    assert not raw.duplicated(["userId", "movieId"]).any()

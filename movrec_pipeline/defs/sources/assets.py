@@ -143,11 +143,15 @@ def netflix_titles(context: dg.AssetExecutionContext, config: SourceLoadConfig, 
             raise _refused(exc) from None
     rows, quarantined = report.staged_rows["shows"], len(parsed.quarantine)
     context.log.info("netflix: %d shows, %d quarantined", rows, quarantined)
+    if parsed.unknown_columns:
+        context.log.warning("netflix: column(s) %s not known to the loader: loaded around, not stored",
+                            ", ".join(parsed.unknown_columns))
     yield dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "dagster/row_count": rows,
         "previously_published_rows": report.published_rows["shows"],
         "quarantined": quarantined,
         "header_rows_dropped": parsed.header_rows_dropped,
+        "unknown_columns_ignored": ", ".join(parsed.unknown_columns) or "none",
         "source_sha256": checksum,
         "dagster/column_schema": column_schema(NETFLIX_COLUMNS),
         "preview": preview(
