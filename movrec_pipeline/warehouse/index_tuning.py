@@ -156,3 +156,19 @@ def search_settings(conn: psycopg.Connection, kind: str, model_id: int) -> Searc
         return None
     name, method, ef, probes, recall, exact = row
     return SearchSettings(name, method, ef, probes, float(recall), bool(exact))
+
+
+def verdict(kind: str, found: Measurement, recorded: SearchSettings | None, floor: float
+            ) -> tuple[bool, bool, str]:
+    """The recall check's outcome on fresh queries: (passed, only a warning, the one thing to do)."""
+    if found.queries == 0:
+        return True, False, ""  # no vectors yet
+    if recorded is None:
+        return False, False, f"materialize {kind}_vector_index (no tuned settings recorded)"
+    if recorded.exact:
+        return False, True, ("the asset already tried every depth and denser rebuilds within MOVREC_INDEX_MAX_P95_MS; "
+                             "queries on this kind search exactly: raise MOVREC_INDEX_MAX_P95_MS to allow deeper "
+                             "searches, or lower MOVREC_INDEX_RECALL_FLOOR")
+    if found.recall >= floor and found.uses_index:
+        return True, False, ""
+    return False, False, f"re-materialize {kind}_vector_index: it re-tunes the search depth on the current vectors"

@@ -1,5 +1,5 @@
-"""The baselines and the evaluation machinery of issue 13: RP3beta, recent popularity, iALS, U20, intervals,
-paired tests, and the metrics checked against ranx on real rankings."""
+"""The baselines and the evaluation machinery: RP3beta, recent popularity, iALS, k-fold users, new users and
+titles, intervals, paired tests, and the metrics checked against ranx on real rankings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from movrec_pipeline.ranking import baselines
-from movrec_pipeline.ranking.evaluation import measure, t80_split, u20_split, validation_split
+from movrec_pipeline.ranking.evaluation import (
+    first_ratings,
+    kfold_users,
+    leave_items_out,
+    measure,
+    t80_split,
+    validation_split,
+)
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.popularity import RecentPopularityRecommender
 from movrec_pipeline.ranking.rp3beta import RP3betaRecommender
@@ -53,25 +60,41 @@ def test_recent_popularity_counts_the_last_days_of_the_training_window() -> None
     assert list(np.argsort(-scores, kind="stable")) == [1, 2, 0, 3]  # movie 2, 3, then 1 (all-time tie-break)
 
 
-def test_u20_holds_out_whole_users_and_splits_their_history_by_time(real: pd.DataFrame) -> None:
-    train, history, test = u20_split(real)
-    held = set(history["user_id"])
-    assert held == set(test["user_id"]) and not held & set(train["user_id"])
-    assert len(held) == round(0.2 * real["user_id"].nunique())
-    assert len(train) + len(history) + len(test) == len(real)
-    last = history.groupby("user_id")["rated_at"].max()
-    first = test.groupby("user_id")["rated_at"].min()
-    assert (last <= first.loc[last.index]).all()  # history strictly before (or at) the test, per user
-    again = u20_split(real)
-    assert again[1].equals(history)  # fixed seed
-    fit, valid = validation_split(train)
-    assert len(valid) / len(train) == pytest.approx(0.1, abs=0.02) and set(valid["user_id"]) <= set(fit["user_id"])
+def test_kfold_holds_out_every_user_once_and_splits_their_history_by_time(real: pd.DataFrame) -> None:
+    folds = kfold_users(real, 5)
+    held = [set(known["user_id"]) for _, known, _ in folds]
+    assert sorted(u for users in held for u in users) == sorted(real["user_id"].unique())  # each user once
+    for (train, known, test), users in zip(folds, held, strict=True):
+        assert users == set(test["user_id"]) and not users & set(train["user_id"])
+        assert len(train) + len(known) + len(test) == len(real)
+        last = known.groupby("user_id")["rated_at"].max()
+        first = test.groupby("user_id")["rated_at"].min()
+        assert (last <= first.loc[last.index]).all()  # history before (or at) the test, per user
+    assert kfold_users(real, 5)[0][1].equals(folds[0][1])  # fixed seed
+    fit, valid = validation_split(folds[0][0])
+    assert len(valid) / len(folds[0][0]) == pytest.approx(0.1, abs=0.02)
+    assert set(valid["user_id"]) <= set(fit["user_id"])
+
+
+def test_a_new_user_knows_only_their_first_ratings(real: pd.DataFrame) -> None:
+    _, known, test = kfold_users(real, 5)[0]
+    history, rest = first_ratings(known, test, 3)
+    assert (history.groupby("user_id").size() == 3).all()
+    assert len(history) + len(rest) == len(known) + len(test)
+    assert (history.groupby("user_id")["rated_at"].max() <= rest.groupby("user_id")["rated_at"].min()).all()
+
+
+def test_leave_items_out_removes_every_rating_of_a_tenth_of_the_movies(real: pd.DataFrame) -> None:
+    train, _ = t80_split(real)
+    kept, held = leave_items_out(train, np.unique(real["movie_id"]))
+    assert len(held) == round(0.1 * train["movie_id"].nunique()) and not kept["movie_id"].isin(held).any()
+    assert len(kept) + train["movie_id"].isin(held).sum() == len(train)
 
 
 @pytest.mark.parametrize("name", ["ease", "rp3beta", "ials", "mean_profile_svd", "recent_popularity"])
 def test_fold_in_scores_users_the_model_never_saw(real: pd.DataFrame, name: str) -> None:
-    """U20 on real data: every baseline scores held-out users from their history and beats random by far."""
-    train, history, test = u20_split(real)
+    """A held-out fold on real data: every baseline scores users from their history and beats random by far."""
+    train, history, test = kfold_users(real, 5)[0]
     items = np.unique(real["movie_id"])
     result = measure(baselines.make(name), train, test, items, history=history).summary()
     assert result["users"] == history["user_id"].nunique()

@@ -11,9 +11,9 @@ import pytest
 from psycopg import sql
 
 from movrec_pipeline.defs.resources import RecommenderResource
-from movrec_pipeline.ranking import profiles
+from movrec_pipeline.ranking import profiles, quality
 from movrec_pipeline.ranking.show_picks import recommend_shows
-from movrec_pipeline.warehouse import sqlfiles, vectors
+from movrec_pipeline.warehouse import selections, sqlfiles, vectors
 from movrec_pipeline_tests.conftest import FULL_RANGE, check_results, materialize, step_errors
 
 
@@ -48,13 +48,16 @@ def test_quality_beats_the_bar_and_the_baselines(pipeline, warehouse_url: str) -
         latest = conn.execute("SELECT protocol, method, ndcg_at_10, ndcg_low, ndcg_high, p_vs_best "
                               "FROM movrec.recommendation_quality WHERE evaluated_at = "
                               "(SELECT max(evaluated_at) FROM movrec.recommendation_quality)").fetchall()
+        chosen = selections.latest(conn)
     t80 = {m: n for protocol, m, n, *_ in latest if protocol == "T80"}
-    assert set(t80) == {"hybrid", "popularity", "recent_popularity", "ease", "rp3beta", "ials", "mean_profile_svd"}
-    assert {protocol for protocol, *_ in latest} == {"T80", "U20"}
+    assert set(t80) == {"hybrid", "hybrid_no_text", *quality.BASELINES}
+    assert {protocol for protocol, *_ in latest} == set(quality.PROTOCOLS)
     assert t80["hybrid"] >= 0.125 and t80["hybrid"] == max(t80.values())
     assert all(lo <= n <= hi for _, _, n, lo, hi, _ in latest)  # every row has its bootstrap interval
     p = {protocol: p for protocol, m, *_, p in latest if m == "hybrid"}
-    assert 0 <= p["T80"] < 0.05 and 0 <= p["U20"] <= 1
+    assert 0 <= p["T80"] < 0.05 and 0 <= p["KFOLD"] <= 1
+    assert chosen is not None and chosen.served == "hybrid" and chosen.validation  # chosen on this data
+    assert {r["method"] for r in chosen.validation} >= {"hybrid", "ease", "rp3beta", "ials"}
 
 
 def test_second_run_skips_unchanged_tables(pipeline, pipeline_instance, warehouse_url: str) -> None:
