@@ -122,9 +122,9 @@ def tune(conn: psycopg.Connection, kind: str, model_id: int, dims: int, spec: In
 
 
 def _result(info: dict, trial: Trial, floor: float, fallback: bool, build_seconds: float, rebuilds: int,
-            trials: list[Trial]) -> TunedIndex:
+            trials: list[Trial], dropped: int) -> TunedIndex:
     return TunedIndex(str(info["index_name"]), str(info["method"]), trial, floor, fallback, round(build_seconds, 3),
-                      rebuilds, trials)
+                      rebuilds, trials, dropped)
 
 
 def record(conn: psycopg.Connection, kind: str, model_id: int, tuned: TunedIndex) -> None:

@@ -18,7 +18,7 @@ CREATE INDEX IF NOT EXISTS movies_search_idx ON movielens.movies
 -- When ratings were given: makes max(rated_at) ("the newest rating") an index lookup for the view below.
 CREATE INDEX IF NOT EXISTS ratings_rated_at_idx ON movielens.ratings (rated_at);
 
--- Seed 003's movie_stats as a plain view: ratings are aggregated per movie first (float averages), then
+-- The ParadeDB search system's movie_stats as a plain view: ratings are aggregated per movie first (float averages), then
 -- joined to every movie. "Recent" means the 365 days before the newest rating in the data set
 -- (MovieLens snapshots end years before today). Dropped and created (in the applying transaction) so a
 -- new version may change column types; nothing else depends on it.
