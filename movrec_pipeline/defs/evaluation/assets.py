@@ -50,15 +50,15 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
     text = user_lists.usable_text_vectors(user_lists.align_vectors(item_ids, keys, matrix, dims))
     head = baselines.HEAD_ITEMS if stride == 1 else SAMPLED_HEAD_ITEMS
     results = quality.evaluate_protocols(ratings, item_ids, text, chosen, head, log=context.log.info)
-    table = pd.DataFrame([row for r in results for row in quality.table_rows(datetime.now(UTC), r)])
+    now = datetime.now(UTC)  # one time for the whole evaluation (what the checks read back)
+    table = pd.DataFrame([row for r in results for row in quality.table_rows(now, r)])
     with postgres.connect() as conn, conn.transaction():
         copy_frame(conn, "movrec", "recommendation_quality", table)
         fingerprints.record(conn, context.asset_key.to_user_string(), version)
     metadata: dict = {"rebuilt": True, "text_vectors_used": text is not None, "served_settings":
                       dg.MetadataValue.json(chosen.settings), "calibrated_merge": chosen.calibration is not None,
                       "user_sample": f"user_id % {stride} = 0" if stride > 1 else "all users", "ease_head": head}
-    for r in results:
-        metadata.update(quality.figures(r))
+    metadata.update({k: v for r in results for k, v in quality.figures(r).items()})
     shown = table.drop(columns=["evaluated_at"]).round(4)
     metadata["table"] = dg.MetadataValue.md(markdown_table(shown, max_rows=len(shown)))
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
