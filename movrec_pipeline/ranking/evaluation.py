@@ -107,6 +107,19 @@ def hit_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:
     return float(np.isin(np.asarray(ranked)[:k], relevant).any())
 
 
+def _ndcg(hit: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    """Per row, :func:`ndcg_at_k` of a hit matrix (rows: users, columns: ranks) with ``n_rel`` relevant items."""
+    disc = _dcg_discounts(k)
+    ideal = np.r_[0.0, np.cumsum(disc)][np.minimum(n_rel, k)]
+    dcg = (hit[:, :k] * disc[: min(k, hit.shape[1])]).sum(axis=1)
+    return np.divide(dcg, ideal, out=np.zeros(len(dcg)), where=ideal > 0)
+
+
+def _recall(hit: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    """Per row, :func:`recall_at_k` of a hit matrix with ``n_rel`` relevant items."""
+    return np.divide(hit[:, :k].sum(axis=1), np.minimum(n_rel, k), out=np.zeros(len(hit)), where=n_rel > 0)
+
+
 def catalog_coverage(topk: np.ndarray, n_items: int, k: int) -> float:
     """Distinct items in all users' top-k lists divided by the catalogue size."""
     return float(len(np.unique(np.asarray(topk)[:, :k])) / n_items) if n_items else 0.0
@@ -218,18 +231,22 @@ def measure_rankings(top: np.ndarray, users: InteractionData, test: pd.DataFrame
     order = np.argsort(rows, kind="stable")
     rows, cols = rows[order], cols[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
-    n = len(starts)
-    ndcg, recall, hits, cold_recall, cold_ndcg = (np.empty(n) for _ in range(5))
-    evaluated = np.empty(n, np.int64)
-    for j, (s, e) in enumerate(zip(starts, np.r_[starts[1:], len(rows)], strict=True)):
-        u, rel = rows[s], np.unique(cols[s:e])
-        evaluated[j] = u
-        ndcg[j] = ndcg_at_k(top[u], rel, k_ndcg)
-        recall[j] = recall_at_k(top[u], rel, k_recall)
-        hits[j] = hit_at_k(top[u], rel, k_ndcg)
-        cold = rel[cold_item[rel]]
-        cold_recall[j] = recall_at_k(top[u], cold, k_recall) if len(cold) else np.nan
-        cold_ndcg[j] = ndcg_at_k(top[u], cold, k_recall) if len(cold) else np.nan
+    evaluated = rows[starts]
+    width = np.int64(users.n_items)
+    keys = np.unique(rows.astype(np.int64) * width + cols)  # (user row, item col) pairs, each once
+    key_rows = keys // width
+    is_cold = cold_item[keys % width]
+    n_rel = np.bincount(np.searchsorted(evaluated, key_rows), minlength=len(evaluated))
+    n_cold = np.bincount(np.searchsorted(evaluated, key_rows[is_cold]), minlength=len(evaluated))
+    k = min(max(k_ndcg, k_recall), top.shape[1]) if top.ndim == 2 else 0
+    ranked = top[evaluated, :k].astype(np.int64)
+    ranked_keys = np.where(ranked >= 0, evaluated[:, None].astype(np.int64) * width + ranked, -1)  # -1: no item
+    hit = np.isin(ranked_keys, keys)  # (users, k): is the item at this rank relevant
+    cold_hit = hit & cold_item[np.clip(ranked, 0, len(cold_item) - 1)] & (ranked >= 0)
+    ndcg, recall, hits = _ndcg(hit, n_rel, k_ndcg), _recall(hit, n_rel, k_recall), hit[:, :k_ndcg].any(axis=1) * 1.0
+    with np.errstate(invalid="ignore"):
+        cold_recall = np.where(n_cold > 0, _recall(cold_hit, n_cold, k_recall), np.nan)
+        cold_ndcg = np.where(n_cold > 0, _ndcg(cold_hit, n_cold, k_recall), np.nan)
     return Evaluation(users.user_ids[evaluated], ndcg, recall, hits, cold_recall,
                       catalog_coverage(top[evaluated], users.n_items, k_ndcg), fit_seconds,
                       time.perf_counter() - start, k_ndcg, k_recall, top[evaluated], cold_ndcg)

@@ -10,9 +10,13 @@ import pytest
 from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.evaluation import (
     first_ratings,
+    hit_at_k,
     kfold_users,
     leave_items_out,
     measure,
+    measure_rankings,
+    ndcg_at_k,
+    recall_at_k,
     t80_split,
     validation_split,
 )
@@ -91,7 +95,8 @@ def test_leave_items_out_removes_every_rating_of_a_tenth_of_the_movies(real: pd.
     assert len(kept) + train["movie_id"].isin(held).sum() == len(train)
 
 
-@pytest.mark.parametrize("name", ["ease", "rp3beta", "ials", "mean_profile_svd", "recent_popularity"])
+@pytest.mark.parametrize("name", [pytest.param("ease", marks=pytest.mark.slow), "rp3beta", "ials", "mean_profile_svd",
+                                  "recent_popularity"])
 def test_fold_in_scores_users_the_model_never_saw(real: pd.DataFrame, name: str) -> None:
     """A held-out fold on real data: every baseline scores users from their history and beats random by far."""
     train, history, test = kfold_users(real, 5)[0]
@@ -112,6 +117,7 @@ def test_bootstrap_interval_and_paired_tests() -> None:
     assert same.diff == 0 and same.p_bootstrap == 1.0
 
 
+@pytest.mark.slow  # numba compiles ranx's metrics: 15-30 s
 def test_metrics_equal_ranx_on_real_rankings(real: pd.DataFrame) -> None:
     ranx = pytest.importorskip("ranx")
     train, test = t80_split(real)
@@ -131,3 +137,28 @@ def test_metrics_equal_ranx_on_real_rankings(real: pd.DataFrame) -> None:
     np.testing.assert_allclose(result.ndcg, per_query["ndcg@10"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(result.hits, per_query["hit_rate@10"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(result.recall * np.minimum(relevant, 20), per_query["hits@20"], rtol=0, atol=1e-9)
+
+
+def test_vectorised_metrics_equal_the_per_user_definitions() -> None:
+    """measure_rankings (one membership test over all users) gives each user's ndcg/recall/hit/cold figures of
+    the per-list functions, with padded ranks (-1) and titles nobody rated in training."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"user_id": rng.integers(0, 300, 6000) * 3 + 1, "movie_id": rng.integers(0, 200, 6000) * 2,
+                          "rating": 4.0, "rated_at": 0})
+    test = pd.DataFrame({"user_id": rng.integers(0, 300, 2000) * 3 + 1, "movie_id": rng.integers(0, 220, 2000) * 2,
+                         "rating": 4.0, "rated_at": 0})
+    data = InteractionData.from_ratings(train, item_ids=np.arange(220) * 2)
+    top = rng.integers(-1, data.n_items, (data.n_users, 20))
+    cold = data.item_counts() == 0
+    got = measure_rankings(top, data, test, cold)
+    assert len(got.user_ids) > 250 and np.isfinite(got.cold_recall).sum() > 20
+    for j, user in enumerate(got.user_ids):
+        row = np.searchsorted(data.user_ids, user)
+        rel = np.unique(np.searchsorted(data.item_ids, test.loc[test["user_id"] == user, "movie_id"]))
+        assert got.ndcg[j] == pytest.approx(ndcg_at_k(top[row], rel, 10), abs=1e-12)
+        assert got.recall[j] == pytest.approx(recall_at_k(top[row], rel, 20), abs=1e-12)
+        assert got.hits[j] == hit_at_k(top[row], rel, 10)
+        c = rel[cold[rel]]
+        expected = recall_at_k(top[row], c, 20) if len(c) else np.nan
+        np.testing.assert_allclose(got.cold_recall[j], expected, atol=1e-12)
+        np.testing.assert_allclose(got.cold_ndcg[j], ndcg_at_k(top[row], c, 20) if len(c) else np.nan, atol=1e-12)

@@ -146,6 +146,7 @@ def test_definitions_load_without_gx_or_torch() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # `dg check defs` in a subprocess
 def test_dagster_definitions_validate(tmp_path: Path) -> None:
     # outside the project dir: there dagster would pick up dagster.yaml, which needs the launcher's env
     proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m",
