@@ -44,6 +44,8 @@ EXPECTED_ASSETS = {
     "customer_netflix_recommendations", "movielens_model_selection", "movielens_item_model",
     "movielens_user_recommendations", "movielens_similar_movies", "recommendation_quality",
 }
+GOAL_CHECKS = {"kfold_served_leads_baselines", "new_users_served_leads_baselines", "no_recall_traded",
+               "cold_titles_found"}  # WARN checks of quality goals (may fail without failing the run)
 EXPECTED_CHECKS = {
     "dvdrental_films_valid", "dvdrental_rentals_valid", "netflix_titles_valid", "movielens_movies_valid",
     "movielens_ratings_valid", "movielens_links_valid", "movielens_tags_valid", "film_vectors_complete",
@@ -150,10 +152,12 @@ def test_daily_refresh_through_webserver_daemon_and_browser(dev_server: DevServe
     assert set(checks) == EXPECTED_CHECKS
     run_checks = {e["evaluation"]["checkName"]: e["evaluation"]["success"] for e in dev_server.events(run_id)
                   if e["__typename"] == "AssetCheckEvaluationEvent"}
-    assert run_checks == dict.fromkeys(EXPECTED_CHECKS, True)
+    assert set(run_checks) == EXPECTED_CHECKS
+    assert all(ok for name, ok in run_checks.items() if name not in GOAL_CHECKS), run_checks  # goals only WARN
     for name, check in checks.items():
         execution = check["executionForLatestMaterialization"]
-        assert execution and execution["status"] == "SUCCEEDED" and execution["runId"] == run_id, (name, execution)
+        done = {"SUCCEEDED", "FAILED"} if name in GOAL_CHECKS else {"SUCCEEDED"}
+        assert execution and execution["status"] in done and execution["runId"] == run_id, (name, execution)
 
     # 2. The same refresh again with nothing changed: no provider call, nothing rebuilt.
     dev_server.fake.reset_stats()
