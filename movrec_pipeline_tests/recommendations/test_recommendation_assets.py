@@ -70,8 +70,9 @@ def test_second_run_skips_unchanged_tables(pipeline, pipeline_instance, warehous
     import dagster as dg
 
     def run() -> dg.ExecuteInProcessResult:
-        result = materialize(dg.AssetSelection.groups("recommendations", "indexes"),
-                             {"embedding": pipeline_embedding()}, partition_range=FULL_RANGE, instance=pipeline_instance)
+        groups = dg.AssetSelection.groups("recommendations", "indexes")
+        result = materialize(groups, {"embedding": pipeline_embedding()}, partition_range=FULL_RANGE,
+                             instance=pipeline_instance)
         assert result.success, step_errors(result)
         return result
 
