@@ -228,13 +228,10 @@ def measure_rankings(top: np.ndarray, users: InteractionData, test: pd.DataFrame
     cols = np.minimum(np.searchsorted(users.item_ids, test["movie_id"].to_numpy()), users.n_items - 1)
     ok = (users.user_ids[rows] == test["user_id"].to_numpy()) & (users.item_ids[cols] == test["movie_id"].to_numpy())
     rows, cols = rows[ok], cols[ok]
-    order = np.argsort(rows, kind="stable")
-    rows, cols = rows[order], cols[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
-    evaluated = rows[starts]
     width = np.int64(users.n_items)
-    keys = np.unique(rows.astype(np.int64) * width + cols)  # (user row, item col) pairs, each once
+    keys = np.unique(rows.astype(np.int64) * width + cols)  # (user row, item col) pairs, each once, sorted
     key_rows = keys // width
+    evaluated = np.unique(key_rows)
     is_cold = cold_item[keys % width]
     n_rel = np.bincount(np.searchsorted(evaluated, key_rows), minlength=len(evaluated))
     n_cold = np.bincount(np.searchsorted(evaluated, key_rows[is_cold]), minlength=len(evaluated))
@@ -242,11 +239,10 @@ def measure_rankings(top: np.ndarray, users: InteractionData, test: pd.DataFrame
     ranked = top[evaluated, :k].astype(np.int64)
     ranked_keys = np.where(ranked >= 0, evaluated[:, None].astype(np.int64) * width + ranked, -1)  # -1: no item
     hit = np.isin(ranked_keys, keys)  # (users, k): is the item at this rank relevant
-    cold_hit = hit & cold_item[np.clip(ranked, 0, len(cold_item) - 1)] & (ranked >= 0)
+    cold_hit = hit & cold_item[np.clip(ranked, 0, len(cold_item) - 1)]  # padded ranks never hit
     ndcg, recall, hits = _ndcg(hit, n_rel, k_ndcg), _recall(hit, n_rel, k_recall), hit[:, :k_ndcg].any(axis=1) * 1.0
-    with np.errstate(invalid="ignore"):
-        cold_recall = np.where(n_cold > 0, _recall(cold_hit, n_cold, k_recall), np.nan)
-        cold_ndcg = np.where(n_cold > 0, _ndcg(cold_hit, n_cold, k_recall), np.nan)
+    cold_recall = np.where(n_cold > 0, _recall(cold_hit, n_cold, k_recall), np.nan)
+    cold_ndcg = np.where(n_cold > 0, _ndcg(cold_hit, n_cold, k_recall), np.nan)
     return Evaluation(users.user_ids[evaluated], ndcg, recall, hits, cold_recall,
                       catalog_coverage(top[evaluated], users.n_items, k_ndcg), fit_seconds,
                       time.perf_counter() - start, k_ndcg, k_recall, top[evaluated], cold_ndcg)
