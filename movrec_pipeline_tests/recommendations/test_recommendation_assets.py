@@ -14,10 +14,7 @@ from movrec_pipeline.defs.resources import RecommenderResource
 from movrec_pipeline.ranking import profiles, quality
 from movrec_pipeline.ranking.show_picks import recommend_shows
 from movrec_pipeline.warehouse import selections, sqlfiles, vectors
-from movrec_pipeline_tests.conftest import FULL_RANGE, check_results, materialize, step_errors
-
-GOAL_CHECKS = {"kfold_served_leads_baselines", "new_users_served_leads_baselines", "no_recall_traded",
-               "cold_titles_found"}  # WARN checks of quality goals: reported with their figures, never blocking
+from movrec_pipeline_tests.conftest import FULL_RANGE, GOAL_CHECKS, check_results, materialize, step_errors
 
 
 def _one(url: str, query: str, params: tuple = ()) -> object:
