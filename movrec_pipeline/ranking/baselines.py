@@ -22,7 +22,7 @@ HEAD_ITEMS = 20_000  # EASE's dense model covers at most this many items (all of
 FACTORIES: dict[str, Callable[..., Recommender]] = {
     "popularity": lambda: PopularityRecommender(),
     "recent_popularity": lambda **p: RecentPopularityRecommender(name="recent_popularity", **p),
-    "ease": lambda **p: EASERecommender(name="ease", head_items=HEAD_ITEMS, **p),
+    "ease": lambda **p: EASERecommender(name="ease", **p),
     "rp3beta": lambda **p: RP3betaRecommender(name="rp3beta", **p),
     "ials": lambda **p: IALSRecommender(name="ials", **p),
     "mean_profile_svd": lambda: MeanProfileRecommender("svd", name="mean_profile_svd"),
@@ -35,6 +35,10 @@ TUNED: dict[str, dict[str, Any]] = {  # chosen on the T80 validation split, 1 De
 }
 
 
-def make(name: str, **params: Any) -> Recommender:
-    """A fresh baseline: the tuned values, overridden by ``params``."""
-    return FACTORIES[name](**{**TUNED.get(name, {}), **params})
+HEADED = ("ease", "rp3beta")  # item-item models kept on the most-rated items only
+
+
+def make(name: str, head_items: int = HEAD_ITEMS, **params: Any) -> Recommender:
+    """A fresh baseline: the tuned values, overridden by ``params``; item-item models on ``head_items`` items."""
+    head = {"head_items": head_items} if name in HEADED else {}
+    return FACTORIES[name](**{**TUNED.get(name, {}), **params, **head})

@@ -19,7 +19,7 @@ from movrec_pipeline.ranking.base import explain_shares_columns
 from movrec_pipeline.ranking.calibration import Calibration, merge_ranked
 from movrec_pipeline.ranking.ease import ease_weights
 from movrec_pipeline.ranking.gram import cooccurrence
-from movrec_pipeline.ranking.interactions import InteractionData, recency_weights
+from movrec_pipeline.ranking.interactions import InteractionData, head_of, recency_weights
 from movrec_pipeline.ranking.topk import normalize_rows, topk_rows
 
 
@@ -30,11 +30,7 @@ class EaseCache:
 
     def __init__(self, data: InteractionData, head_items: int, shared: bool = False):
         self.data, self.head_items, self.shared = data, head_items, shared
-        counts = data.item_counts()
-        warm = np.flatnonzero(counts > 0)
-        if len(warm) > head_items:  # the most-rated (ties: lower column), in column order
-            warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[:head_items]])
-        self.head = warm
+        self.head = head_of(data.item_counts(), head_items)  # the most-rated (ties: lower column), column order
         self._gram: np.ndarray | None = None
         self._solved: dict[float, np.ndarray] = {}
 

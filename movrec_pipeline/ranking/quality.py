@@ -79,7 +79,7 @@ def fit_split(train: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray | None
                                       lambda_=selection.baselines["ease"]["lambda_"], **EASE_SETTINGS)
             model.fit_items(data, None, ease=ease)
         else:
-            model = baselines.make(name, **selection.baselines.get(name, {}))
+            model = baselines.make(name, head_items, **selection.baselines.get(name, {}))
             model.fit(data)
         if encode_users and isinstance(model, HybridRecommender):
             model.users_ = model.encode(data)

@@ -182,11 +182,11 @@ def select(ratings: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray | None,
         current = dict(best_ease["settings"])
     tuned = {"ease": {"lambda_": best_ease["settings"]["lambda_"]}, "popularity": {}, "mean_profile_svd": {}}
     for name, grid in BASELINE_GRIDS.items():
-        scores = [record(name, params, measure(baselines.make(name, **params), fit_part, val, item_ids))
+        scores = [record(name, params, measure(baselines.make(name, head_items, **params), fit_part, val, item_ids))
                   for params in grid]
         tuned[name] = grid[int(np.argmax(scores))]
     for name in ("popularity", "mean_profile_svd"):
-        record(name, {}, measure(baselines.make(name), fit_part, val, item_ids))
+        record(name, {}, measure(baselines.make(name, head_items), fit_part, val, item_ids))
 
     model = HybridRecommender(head_items=head_items, **current).fit(data, text, ease=ease)
     plain = measure_fitted(model, data, val).summary()

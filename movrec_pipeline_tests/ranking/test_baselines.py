@@ -21,9 +21,10 @@ from movrec_pipeline.ranking.evaluation import (
     validation_split,
 )
 from movrec_pipeline.ranking.interactions import InteractionData
-from movrec_pipeline.ranking.popularity import RecentPopularityRecommender
+from movrec_pipeline.ranking.popularity import PopularityRecommender, RecentPopularityRecommender
 from movrec_pipeline.ranking.rp3beta import RP3betaRecommender
 from movrec_pipeline.ranking.significance import bootstrap_ci, paired
+from movrec_pipeline.ranking.topk import topk_rows
 from movrec_pipeline_tests.ranking.test_recommenders import DATA
 
 
@@ -53,6 +54,35 @@ def test_rp3beta_equals_its_formula_without_pruning() -> None:
     pruned = RP3betaRecommender(alpha=0.7, beta=0.4, neighbours=3).fit(data)
     assert np.diff(pruned.w_.indptr).max() <= 3
     np.testing.assert_allclose(model.scores_for(data, np.arange(5)), model.score(np.arange(5)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", [RP3betaRecommender(alpha=0.7, beta=0.4, neighbours=5),
+                                   RP3betaRecommender(alpha=0.7, beta=0.4, neighbours=5, head_items=12),
+                                   PopularityRecommender(), RecentPopularityRecommender(days=3)],
+                         ids=["rp3beta", "rp3beta_head", "popularity", "recent_popularity"])
+def test_rank_unseen_is_the_top_k_of_the_full_scores(model) -> None:
+    """The fast ranking (head only, or one shared order) is an exact top-k of every item's score, seen items
+    excluded, for the fitted users and for users folded in; heavy users' lists end in -1 when nothing is left."""
+    rng = np.random.default_rng(1)
+    rows = [(u, int(i), 4.0, t * 86_400) for u in range(30)
+            for t, i in enumerate(rng.choice(30, size=int(rng.integers(1, 29)), replace=False))]
+    data = InteractionData.from_ratings(_frame(rows), item_ids=np.arange(30))
+    model.fit(data)
+    other = InteractionData.from_ratings(_frame([(u, i, 4.0, 0) for u, i in [(1, 3), (1, 4), (2, 5)]]),
+                                         item_ids=np.arange(30))
+    for users, score in ((None, model.score), (other, lambda r: model.scores_for(other, r))):
+        seen = (data if users is None else users).seen()
+        full = score(np.arange(seen.shape[0]))
+        full[seen.toarray() > 0] = -np.inf
+        if isinstance(model, RP3betaRecommender):
+            outside = np.setdiff1d(np.arange(30), model.active_)
+            full[:, outside] = -np.inf  # the head model never ranks an item it does not hold
+        _, top = topk_rows(full, 10)
+        ranked = model.rank_unseen(users, 10)
+        np.testing.assert_array_equal(ranked == -1, ~np.isfinite(top))  # as long as the lists that exist
+        got = np.take_along_axis(full, np.maximum(ranked, 0), axis=1)
+        np.testing.assert_allclose(np.where(ranked >= 0, got, -np.inf), top, rtol=1e-6)  # the same scores (ties
+        # may pick different items, as topk_rows among equal scores)
 
 
 def test_recent_popularity_counts_the_last_days_of_the_training_window() -> None:
