@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from movrec_pipeline.ranking import baselines
+from movrec_pipeline.ranking import baselines, quality, selection
 from movrec_pipeline.ranking.evaluation import (
     first_ratings,
     hit_at_k,
@@ -134,6 +134,20 @@ def test_fold_in_scores_users_the_model_never_saw(real: pd.DataFrame, name: str)
     result = measure(baselines.make(name), train, test, items, history=history).summary()
     assert result["users"] == history["user_id"].nunique()
     assert result["hr@10"] > 0.2  # random lists would hit about 1 %
+
+
+@pytest.mark.slow  # six fits of eight methods
+def test_kfold_and_new_users_run_over_a_fixed_user_sample_when_users_are_many(real: pd.DataFrame) -> None:
+    """Above ``fold_users`` the folds hold out every user of a fixed sample once (bounded cost); T80 keeps all."""
+    ratings = real[real["user_id"] <= 300]
+    results = {r.protocol: r for r in quality.evaluate_protocols(
+        ratings, np.unique(ratings["movie_id"]), None, selection.default_selection(), head_items=500,
+        protocols=("T80", "KFOLD", "NEW3"), fold_users=100)}
+    kfold = results["KFOLD"].results[selection.SERVED]
+    sample = set(selection.sample_users(ratings, 100)["user_id"])
+    assert len(kfold.user_ids) == len(set(kfold.user_ids)) > 95 and set(kfold.user_ids) <= sample  # each once
+    assert results["T80"].results["popularity"].summary()["users"] > 290
+    assert set(results["NEW3"].results["ials"].user_ids) <= sample
 
 
 def test_bootstrap_interval_and_paired_tests() -> None:

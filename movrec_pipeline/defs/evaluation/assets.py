@@ -25,8 +25,8 @@ SAMPLED_HEAD_ITEMS = 8_000  # EASE head of the evaluation's models when users ar
     description="The served method (as `movielens_model_selection` chose it) beside every tuned baseline on T80, "
     "KFOLD (every user held out once), NEW1/3/5/10 (new users) and LIO (new titles): NDCG@10 with a bootstrap "
     "interval, Recall@20, HR@10, coverage, cold Recall@20 / NDCG@20, paired Wilcoxon tests (docs/evaluation.md). "
-    f"Above {MAX_EVALUATED_USERS:,} users a fixed user sample and a {SAMPLED_HEAD_ITEMS:,}-movie EASE head. Its "
-    "blocking checks stop the item model: a method behind a baseline is not published.",
+    f"Above {MAX_EVALUATED_USERS:,} users a fixed user sample and a {SAMPLED_HEAD_ITEMS:,}-movie EASE head (KFOLD/NEW: "
+    f"{quality.FOLD_USERS:,} users). Blocking checks: a method behind a baseline is not published.",
     metadata={"dagster/column_schema": column_schema([
         ("evaluated_at", "timestamptz"), ("protocol", "text"), ("method", "text"), ("ndcg_at_10", "real"),
         ("ndcg_low", "real"), ("ndcg_high", "real"), ("recall_at_20", "real"), ("hr_at_10", "real"),
@@ -37,7 +37,7 @@ def recommendation_quality(context: dg.AssetExecutionContext, postgres: Postgres
                            embedding: EmbeddingResource) -> dg.MaterializeResult:
     model_id, dims = embedding.active_model(postgres)
     version = versions.inputs_version(context, postgres, model_id, quality.PROTOCOLS, quality.FOLDS,
-                                      MAX_EVALUATED_USERS, SAMPLED_HEAD_ITEMS)
+                                      quality.FOLD_USERS, MAX_EVALUATED_USERS, SAMPLED_HEAD_ITEMS)
     if versions.unchanged(context, version):
         last = postgres.read_frame(sqlfiles.load("evaluation/latest_quality"), {"method": SERVED, "protocol": "T80"})
         figures = {"ndcg_at_10": float(last["ndcg_at_10"][0])} if len(last) else {}
