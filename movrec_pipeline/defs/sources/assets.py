@@ -213,7 +213,7 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
             for key, (table, _) in MOVIELENS_TABLES.items():
                 replace_quarantine(conn, key, parsed[table].quarantine)
                 fingerprints.record(conn, key, versions_by_key[key])
-            conn.execute(sqlfiles.load("sources/movielens_search"))  # its view read the tables just replaced
+            conn.execute(sqlfiles.load("sources/movielens_search"))  # its statistics read the tables just replaced
 
         try:
             report = wap.load_and_publish(
