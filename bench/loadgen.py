@@ -129,7 +129,7 @@ async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: f
     out = Outcome()
     pool = _Connections(host, port, max_connections)
     loop = asyncio.get_running_loop()
-    start = loop.time() + 0.05
+    start = time.monotonic() + 0.05
     measure_from = start + warmup_s
     total = int((warmup_s + measure_s) * rate)
     tasks: set[asyncio.Task] = set()
@@ -144,7 +144,7 @@ async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: f
             status, body, keep = await _read_response(conn[0])
             pool.put(conn, keep)
             conn = None
-            done = loop.time()
+            done = time.monotonic()  # not loop.time(): uvloop caches it per iteration, in whole ms
             if not measured:
                 return
             out.statuses[status] += 1
@@ -159,16 +159,29 @@ async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: f
             if measured:
                 out.errors[type(exc).__name__] += 1
 
-    for i in range(total):
-        due = start + i / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def spawn(i: int, due: float) -> None:
         if due >= measure_from:
             out.sent += 1
         task = loop.create_task(one(i, due))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    sent_all = asyncio.Event()
+
+    def pace() -> None:
+        """Send times from a thread that sleeps precisely (the event loop's timers have 1 ms granularity, which
+        would add up to a millisecond to every latency)."""
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            loop.call_soon_threadsafe(spawn, i, due)
+        loop.call_soon_threadsafe(sent_all.set)
+
+    pacer = threading.Thread(target=pace, daemon=True)
+    pacer.start()
+    await sent_all.wait()
     if tasks:
         await asyncio.wait(tasks, timeout=60)
     out.seconds = measure_s

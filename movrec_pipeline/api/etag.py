@@ -17,12 +17,14 @@ REPRESENTATION = "movrec-api-1"
 
 
 def tag(request_key: str, versions: Mapping[str, str], assets: Iterable[str], salt: str = "") -> str | None:
-    """The quoted strong ETag, or None when one of ``assets`` never recorded a version (an older warehouse)."""
-    wanted = sorted(set(assets))
-    if any(asset not in versions for asset in wanted):
-        return None
+    """The quoted strong ETag, or None when one of ``assets`` never recorded a version (an older warehouse);
+    ``"name/*"`` asks for the records of every bucket of a partitioned asset, all of which enter the tag."""
+    for asset in set(assets):
+        prefix = asset[:-1] if asset.endswith("/*") else None
+        if (asset not in versions) if prefix is None else not any(k.startswith(prefix) for k in versions):
+            return None
     h = hashlib.sha256()
-    for part in (REPRESENTATION, salt, request_key, *(f"{a}={versions[a]}" for a in wanted)):
+    for part in (REPRESENTATION, salt, request_key, *(f"{a}={versions[a]}" for a in sorted(versions))):
         h.update(part.encode())
         h.update(b"\0")
     return f'"{h.hexdigest()[:40]}"'

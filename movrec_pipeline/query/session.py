@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from movrec_pipeline.core import paths, settings
 from movrec_pipeline.query.errors import DatabaseError, NotMaterializedError, QueryError, UnavailableError
@@ -17,6 +17,7 @@ from movrec_pipeline.warehouse import connection, embedded
 MAX_K = 1000
 _URLS: dict[str, str] = {}
 _KEYS: weakref.WeakKeyDictionary[psycopg.Connection, str] = weakref.WeakKeyDictionary()
+_READ_ONLY: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
 _SATISFIED: set[tuple[str, str]] = set()
 
 
@@ -112,8 +113,11 @@ def session(conn: psycopg.Connection | None, *needs: Need) -> Iterator[psycopg.C
         if conn is None:
             conn = stack.enter_context(connect(needs[0] if needs else None))
         try:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION READ ONLY")
+            # inside the caller's transaction (one snapshot for a data version and a list): no savepoint needed
+            joined = conn.info.transaction_status == pq.TransactionStatus.INTRANS
+            with nullcontext() if joined else conn.transaction():
+                if not _read_only_by_default(conn):
+                    conn.execute("SET TRANSACTION READ ONLY")
                 for need in needs:
                     require(conn, need)
                 yield conn
@@ -121,6 +125,14 @@ def session(conn: psycopg.Connection | None, *needs: Need) -> Iterator[psycopg.C
             raise UnavailableError(f"database error: {one_line(exc)}") from None
         except psycopg.Error as exc:
             raise DatabaseError(f"database error: {one_line(exc)}") from None
+
+
+def _read_only_by_default(conn: psycopg.Connection) -> bool:
+    """Whether the connection's transactions are read-only anyway (``connect()`` and the pool set it): then no
+    ``SET TRANSACTION READ ONLY`` round trip per call. Asked once per connection."""
+    if conn not in _READ_ONLY:
+        _READ_ONLY[conn] = conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+    return _READ_ONLY[conn]
 
 
 def database_key(conn: psycopg.Connection) -> str:

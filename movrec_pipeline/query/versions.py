@@ -10,14 +10,23 @@ from collections.abc import Sequence
 
 import psycopg
 
-from movrec_pipeline.query.session import table_exists
+from movrec_pipeline.query.session import database_key, table_exists
 from movrec_pipeline.warehouse import sqlfiles
+
+_HAS_STATE: set[str] = set()  # databases known to have movrec.asset_state (created with the schema, never dropped)
 
 
 def data_versions(conn: psycopg.Connection, assets: Sequence[str]) -> dict[str, str]:
-    """asset -> recorded data version, for those of ``assets`` that recorded one (run inside a transaction to
-    read the same snapshot as what follows)."""
-    if not table_exists(conn, "movrec.asset_state"):
-        return {}
-    rows = conn.execute(sqlfiles.load("query/data_versions"), {"assets": list(assets)}).fetchall()
+    """asset -> recorded data version, for those of ``assets`` that recorded one; ``"name/*"`` stands for every
+    record of a partitioned asset (``name/b00`` …). Run inside a transaction to read the same snapshot as what
+    follows."""
+    key = database_key(conn)
+    if key not in _HAS_STATE:
+        if not table_exists(conn, "movrec.asset_state"):
+            return {}
+        _HAS_STATE.add(key)
+    names = [a for a in assets if not a.endswith("/*")]
+    patterns = [a[:-1].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+                for a in assets if a.endswith("/*")]
+    rows = conn.execute(sqlfiles.load("query/data_versions"), {"assets": names, "patterns": patterns}).fetchall()
     return {asset: version for asset, version, _ in rows}

@@ -29,6 +29,9 @@ def test_etags_are_strong_canonical_and_follow_the_data_versions() -> None:
                                                                               "movielens_ratings"])
     assert landed != first
     assert etag.tag(key, {"movielens_movies": "a"}, ["movielens_movies", "movielens_ratings"]) is None
+    buckets = {"recs/b00": "x", "recs/b01": "y"}
+    assert etag.tag(key, buckets, ["recs/*"]) != etag.tag(key, {**buckets, "recs/b01": "z"}, ["recs/*"])
+    assert etag.tag(key, {}, ["recs/*"]) is None
     assert etag.matches(first, first) and etag.matches(f'"x", W/{first}', first) and etag.matches("*", first)
     assert not etag.matches(None, first) and not etag.matches('"other"', first)
 

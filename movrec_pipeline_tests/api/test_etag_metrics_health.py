@@ -39,7 +39,7 @@ def test_the_etag_changes_when_a_materialization_lands(client: httpx.Client, war
     """A landing records the asset's new data version with its table, in one transaction; the API reads it."""
     path = "/v1/users/7/recommendations"
     tag = client.get(path).headers["etag"]
-    asset = "movielens_user_recommendations"
+    asset = "movielens_user_recommendations/b07"  # user 7's bucket (user_id % 32)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         before = fingerprints.recorded(conn, asset)
         assert before is not None

@@ -16,7 +16,7 @@ from movrec_pipeline.core.settings import ApiSettings
 from movrec_pipeline.query.results import Listing
 
 CUSTOMER_TABLES = ("customer_netflix_recommendations", "dvdrental", "netflix_titles")
-USER_TABLES = ("movielens_user_recommendations", "movielens_movies", "movielens_ratings")
+USER_TABLES = ("movielens_user_recommendations/*", "movielens_movies", "movielens_ratings")  # a record per bucket
 ETAG_HEADER = {"ETag": {"description": "strong validator of a stored list (absent on live answers)",
                         "schema": {"type": "string"}}}
 NOT_MODIFIED = {304: {"description": "not modified: If-None-Match still names the stored list"}}
