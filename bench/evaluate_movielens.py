@@ -1,28 +1,25 @@
-"""The project's method against tuned baselines on MovieLens, protocols T80 and U20, with intervals and p-values.
+"""The served method against every tuned baseline on MovieLens: all protocols of the evaluation asset, one run.
 
-    .venv/bin/python bench/evaluate_movielens.py [--data-dir DIR] [--cache-dir DIR] [--protocols t80 u20]
-        [--no-tune] [--no-sasrec] [--json OUT]
+    .venv/bin/python bench/evaluate_movielens.py [--data-dir DIR] [--release ml-latest-small|DIR-NAME]
+        [--cache-dir DIR] [--no-text] [--max-users N] [--json OUT]
 
-* **T80**: per user, the first 80 % of ratings by time train, the rest test.
-* **U20**: 20 % of the users (seed 0) held out entirely; their first 80 % of ratings are given at scoring time
-  (fold-in: no refit), the rest test — a new customer the model never trained on.
-* **Tuning** (unless ``--no-tune``): each method's grid (movrec_pipeline/ranking/baselines.py ``GRIDS``, the
-  hybrid's and SASRec's below) is fitted on the protocol's training data minus each user's last 10 % of
-  training ratings and scored on that 10 % (NDCG@10); the test ratings are never seen. The chosen values
-  are printed, then every method is refitted on the whole training data and measured on the test.
-* Per metric a 95 % bootstrap interval over users; the project's method against the best baseline by NDCG@10:
-  relative difference, Wilcoxon signed-rank and paired-bootstrap p-values. Fit and scoring seconds per method.
+The same library code as the pipeline: ``ranking.selection.select`` chooses the served method on the validation
+split of the data (the hybrid tuned setting by setting, every baseline on its grid, the warm/cold merge
+calibrated; the test ratings never read), then ``ranking.quality.evaluate_protocols`` measures it beside every
+baseline on T80, KFOLD (5-fold over users), NEW1/3/5/10 (new users) and LIO (new titles). Per metric a 95 %
+bootstrap interval over users; the served method against the best baseline with a paired Wilcoxon test. The
+closing lines mark each goal of the quality issue met or missed, and by how much.
 
-Text vectors are MiniLM (all-MiniLM-L6-v2, offline) embeddings of "title | year | genres"; ``--cache-dir``
-keeps them between runs.
+Text vectors are MiniLM (all-MiniLM-L6-v2, offline) embeddings of "title | year | genres"; ``--cache-dir`` keeps
+them between runs. ``--release`` may name a MovieLens-format folder of the data dir (bench/synthetic_movielens.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
+import math
 import os
 import re
 import resource
@@ -35,27 +32,19 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from movrec_pipeline.ranking import baselines
-from movrec_pipeline.ranking.evaluation import Evaluation, measure, t80_split, u20_split, validation_split
-from movrec_pipeline.ranking.hybrid import HybridRecommender
-from movrec_pipeline.ranking.significance import bootstrap_ci, paired
+from movrec_pipeline.ranking import quality, selection
+from movrec_pipeline.ranking.significance import bootstrap_ci
 
 DEFAULT_DATA = Path(
     os.environ.get("MOVREC_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 _ARTICLES = "The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El"
-PROJECT = "hybrid"
-# the project's method, tuned stage by stage (coordinate descent: each stage keeps the best of the one before)
-HYBRID_STAGES = [
-    {"lambda_": [100.0, 200.0, 500.0]},
-    {"content_weight": [0.15, 0.3, 0.5], "recency_half_life": [3.0, 10.0, 30.0]},
-]
-COLD_SLOTS = [1, 2, 3, 4, 5, 6, 8, 10]  # placed at the end of the top 20: ranks 21 - slots .. 20
-HYBRID_GRID = {**{k: v for stage in HYBRID_STAGES for k, v in stage.items()}, "cold_slots": COLD_SLOTS}
-SASREC_EPOCHS = [10, 20, 40]  # validation NDCG@10 read after these epochs; the best is refitted
-SASREC_TUNED_EPOCHS = 40  # what tuning chose on ml-latest-small (--no-tune uses it)
+SERVED = selection.SERVED
+MAX_EVALUATED_USERS = 20_000  # as the evaluation asset: above it, the users whose id is a multiple of the stride
+SAMPLED_HEAD_ITEMS = 8_000
+COLD_GOAL = 0.10
+TODAY_NDCG = {"T80": 0.1722}  # the hybrid with the fixed band, ml-latest-small, 1 December 2026 (docs/evaluation.md)
 
 
 def load_movielens(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -100,166 +89,126 @@ def text_vectors(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
     return vec
 
 
-# ------------------------------------------------------------------------------------------------ methods
-
-
-def factory(name: str, params: dict[str, Any]):
-    if name == PROJECT:
-        return HybridRecommender(**params)
-    if name == "sasrec_ce":
-        from sasrec import SASRecRecommender
-
-        return SASRecRecommender(**params)
-    return baselines.make(name, **params)
-
-
-def grid(name: str) -> list[dict[str, Any]]:
-    space = HYBRID_GRID if name == PROJECT else baselines.GRIDS.get(name, {})
-    keys = sorted(space)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(space[k] for k in keys))]
-
-
-def run(name: str, params: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame, item_ids: np.ndarray,
-        text: np.ndarray, history: pd.DataFrame | None) -> Evaluation:
-    return measure(factory(name, params), train, test, item_ids, text if name in (PROJECT,) else None,
-                   history=history)
-
-
-def tune(name: str, train: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray, recall_to_keep: float = 0.0
-         ) -> tuple[dict, list[tuple]]:
-    """Best parameters on the validation split of ``train``, and every (params, validation figures) tried.
-
-    Baselines: the highest NDCG@10. The project's method: ``lambda_`` by NDCG@10 (with no cold slots), then the
-    most cold slots whose validation Recall@20 stays at or above ``recall_to_keep`` (the best baseline's); the
-    slots sit after the protected top 10, so they never change NDCG@10.
-    """
-    fit, valid = validation_split(train)
-    if name == "sasrec_ce":
-        return _tune_sasrec(fit, valid, item_ids)
-    tried = []
-
-    def trial(params: dict) -> dict:
-        for done, figures in tried:
-            if done == params:
-                return figures
-        summary = run(name, params, fit, valid, item_ids, text, None).summary()
-        tried.append((params, {k: round(summary[k], 4) for k in ("ndcg@10", "recall@20", "cold_recall@20")}))
-        return tried[-1][1]
-
-    if name != PROJECT:
-        for params in grid(name):
-            trial(params)
-        return (max(tried, key=lambda t: t[1]["ndcg@10"])[0] if tried else {}), tried
-    best: dict[str, Any] = {"cold_slots": 0}
-    for stage in HYBRID_STAGES:
-        keys = sorted(stage)
-        options = [{**best, **dict(zip(keys, vals, strict=True))} for vals in itertools.product(*map(stage.get, keys))]
-        best = max(options, key=lambda params: trial(params)["ndcg@10"])
-    chosen = best
-    for slots in COLD_SLOTS:  # the most slots whose Recall@20 keeps up; they never move the top 10
-        params = {**best, "cold_slots": slots, "protect_top": 20 - slots}
-        if trial(params)["recall@20"] >= recall_to_keep:
-            chosen = params
-    return chosen, tried
-
-
-def _tune_sasrec(fit: pd.DataFrame, valid: pd.DataFrame, item_ids: np.ndarray) -> tuple[dict, list[tuple]]:
-    from sasrec import SASRecRecommender
-
-    from movrec_pipeline.ranking.evaluation import measure_rankings
-    from movrec_pipeline.ranking.interactions import InteractionData
-    from movrec_pipeline.ranking.topk import topk_scores
-
-    data = InteractionData.from_ratings(fit, item_ids=item_ids)
-    tried = []
-
-    def check(epoch: int, model: SASRecRecommender) -> None:
-        if epoch in SASREC_EPOCHS:
-            top, _ = topk_scores(model.score, data.n_users, 20, exclude=data.seen())
-            result = measure_rankings(top, data, valid, data.item_counts() == 0)
-            tried.append(({"epochs": epoch}, {"ndcg@10": round(result.summary()["ndcg@10"], 4)}))
-            print(f"    sasrec_ce epoch {epoch}: validation NDCG@10 {tried[-1][1]['ndcg@10']:.4f} "
-                  f"({np.mean(model.epoch_seconds):.1f} s/epoch)", flush=True)
-
-    SASRecRecommender(epochs=max(SASREC_EPOCHS)).fit(data, on_epoch=check)
-    return max(tried, key=lambda t: t[1]["ndcg@10"])[0], tried
-
-
 # ------------------------------------------------------------------------------------------------ report
 
 
 def fmt_ci(values: np.ndarray) -> str:
     clean = values[~np.isnan(values)]
+    if not len(clean):
+        return "-"
     lo, hi = bootstrap_ci(clean)
     return f"{clean.mean():.4f} [{lo:.4f}, {hi:.4f}]"
 
 
-def report(protocol: str, results: dict[str, Evaluation]) -> dict[str, Any]:
-    print(f"\n{protocol}: {int(results[PROJECT].summary()['users'])} users evaluated")
-    head = f"{'method':18s} {'NDCG@10 [95% CI]':>26s} {'Recall@20 [95% CI]':>26s} {'HR@10':>7s} {'cov@10':>7s} " \
-           f"{'cold R@20 [95% CI]':>26s} {'fit s':>7s} {'score s':>8s}"
-    print(head)
+def report(result: quality.ProtocolResult) -> dict[str, Any]:
+    results = result.results
+    print(f"\n{result.protocol}: {int(results[SERVED].summary()['users'])} users evaluated")
+    print(f"{'method':18s} {'NDCG@10 [95% CI]':>26s} {'Recall@20 [95% CI]':>26s} {'HR@10':>7s} {'cov@10':>7s} "
+          f"{'cold R@20':>9s} {'cold N@20':>9s} {'p vs served':>11s}")
     rows = {}
     for name, r in sorted(results.items(), key=lambda kv: -kv[1].summary()["ndcg@10"]):
         s = r.summary()
+        p = result.versus[name].p_wilcoxon if name in result.versus else float("nan")
         print(f"{name:18s} {fmt_ci(r.ndcg):>26s} {fmt_ci(r.recall):>26s} {s['hr@10']:7.4f} {s['coverage@10']:7.4f} "
-              f"{fmt_ci(r.cold_recall):>26s} {s['fit_seconds']:7.1f} {s['seconds'] - s['fit_seconds']:8.1f}")
-        rows[name] = {k: v for k, v in s.items()}
-    others = {n: r for n, r in results.items() if n != PROJECT}
-    best = max(others, key=lambda n: others[n].summary()["ndcg@10"])
-    ours = results[PROJECT]
-    assert np.array_equal(ours.user_ids, others[best].user_ids)
-    cmp = paired(ours.ndcg, others[best].ndcg)
-    rec = paired(ours.recall, others[best].recall)
-    print(f"{PROJECT} vs best baseline {best}: NDCG@10 {cmp.relative:+.1%} (diff {cmp.diff:+.4f}, 95% CI "
-          f"[{cmp.ci[0]:+.4f}, {cmp.ci[1]:+.4f}], Wilcoxon p={cmp.p_wilcoxon:.2g}, bootstrap p={cmp.p_bootstrap:.2g}); "
-          f"Recall@20 {rec.relative:+.1%} (p={rec.p_wilcoxon:.2g})")
-    return {"rows": rows, "best_baseline": best, "ndcg_relative": cmp.relative, "ndcg_p_wilcoxon": cmp.p_wilcoxon,
-            "ndcg_p_bootstrap": cmp.p_bootstrap, "recall_relative": rec.relative, "recall_p": rec.p_wilcoxon}
+              f"{s['cold_recall@20']:9.4f} {s['cold_ndcg@20']:9.4f} {p:11.2g}")
+        rows[name] = dict(s)
+    best = result.best_baseline()
+    if best:
+        cmp = result.versus[best]
+        print(f"{SERVED} vs best baseline {best}: NDCG@10 {cmp.relative:+.1%} (diff {cmp.diff:+.4f}, 95% CI "
+              f"[{cmp.ci[0]:+.4f}, {cmp.ci[1]:+.4f}], Wilcoxon p={cmp.p_wilcoxon:.2g})")
+    return {"rows": rows, "best_baseline": best}
+
+
+def goals(results: dict[str, quality.ProtocolResult]) -> list[str]:
+    """Each goal of the quality issue, met or missed and by how much."""
+    lines = []
+
+    def mark(ok: bool, text: str) -> None:
+        lines.append(f"[{'met' if ok else 'MISSED'}] {text}")
+
+    for protocol in [p for p in ("T80", "KFOLD", *(f"NEW{n}" for n in quality.NEW_USER_COUNTS)) if p in results]:
+        r = results[protocol]
+        best = r.best_baseline()
+        ours, theirs = r.mean(SERVED, "ndcg@10"), r.mean(best, "ndcg@10")
+        mark(ours >= theirs, f"{protocol}: served NDCG@10 {ours:.4f} vs best baseline {best} {theirs:.4f} "
+             f"({ours - theirs:+.4f})")
+    for protocol in [p for p in ("T80", "KFOLD") if p in results]:
+        r = results[protocol]
+        ours = r.mean(SERVED, "recall@20")
+        others = {n: r.mean(n, "recall@20") for n in r.results if n != SERVED}
+        top = max(others, key=others.get)
+        mark(ours >= others[top], f"{protocol}: served Recall@20 {ours:.4f} vs best other {top} {others[top]:.4f} "
+             f"({ours - others[top]:+.4f})")
+        cold = r.mean(SERVED, "cold_recall@20")
+        if not math.isnan(cold):
+            mark(cold >= COLD_GOAL,
+                 f"{protocol}: cold Recall@20 {cold:.4f} vs goal {COLD_GOAL} ({cold - COLD_GOAL:+.4f})")
+    if "LIO" in results:
+        r = results["LIO"]
+        cold, kept, no_text = (r.mean(SERVED, "cold_recall@20"), r.mean(SERVED, "recall@20"),
+                               r.mean(quality.NO_TEXT, "recall@20"))
+        mark(cold >= COLD_GOAL, f"LIO: new titles' cold Recall@20 {cold:.4f} (cold NDCG@20 "
+             f"{r.mean(SERVED, 'cold_ndcg@20'):.4f}) vs goal {COLD_GOAL}")
+        if not math.isnan(no_text):
+            mark(kept >= no_text, f"LIO: overall Recall@20 {kept:.4f} vs without text {no_text:.4f} "
+                 f"({kept - no_text:+.4f})")
+    for protocol, before in TODAY_NDCG.items():
+        if protocol in results:
+            ours = results[protocol].mean(SERVED, "ndcg@10")
+            mark(ours >= before - 0.005, f"{protocol}: NDCG@10 {ours:.4f} vs before the change {before:.4f} "
+                 f"({ours - before:+.4f}; ml-latest-small only)")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="holds ml-latest-small/ (MOVREC_DATA_DIR)")
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="holds the release folder (MOVREC_DATA_DIR)")
     ap.add_argument("--release", default="ml-latest-small")
     ap.add_argument("--cache-dir", type=Path, default=None)
-    ap.add_argument("--protocols", nargs="+", default=["t80", "u20"], choices=["t80", "u20"])
-    ap.add_argument("--no-tune", action="store_true", help="use the recorded values (baselines.TUNED, TUNED_HYBRID)")
-    ap.add_argument("--no-sasrec", action="store_true")
+    ap.add_argument("--no-text", action="store_true", help="no text vectors (collaborative models only)")
+    ap.add_argument("--protocols", nargs="+", default=list(quality.PROTOCOLS), choices=list(quality.PROTOCOLS))
     ap.add_argument("--json", type=Path, help="write every figure here")
     args = ap.parse_args(argv)
 
+    started = time.perf_counter()
     ratings, movies = load_movielens(args.data_dir / args.release)
     item_ids = movies["movie_id"].to_numpy()
-    texts = [movie_text(t, g) for t, g in zip(movies["title"], movies["genres"], strict=True)]
-    text = text_vectors(texts, args.cache_dir)
-    methods = [*baselines.CHEAP] + ([] if args.no_sasrec else ["sasrec_ce"]) + [PROJECT]  # the project's last
-    out: dict[str, Any] = {}
-    for protocol in args.protocols:
-        if protocol == "t80":
-            train, test = t80_split(ratings)
-            history = None
-        else:
-            train, history, test = u20_split(ratings)
-        print(f"\n== {protocol.upper()}: {len(train):,} training ratings, {len(test):,} test ratings", flush=True)
-        chosen, results = {}, {}
-        for name in methods:
-            started = time.perf_counter()
-            if args.no_tune:
-                params = ({"epochs": SASREC_TUNED_EPOCHS} if name == "sasrec_ce" else baselines.TUNED_HYBRID
-                          if name == PROJECT else baselines.TUNED.get(name, {}))
-                tried = []
-            else:
-                keep = max((c["validation"].get("recall@20", 0.0) for c in chosen.values()), default=0.0)
-                params, tried = tune(name, train, item_ids, text, recall_to_keep=keep)
-            picked = next((v for p, v in tried if p == params), {})
-            chosen[name] = {"params": params, "validation": picked, "grid": tried}
-            tuning = time.perf_counter() - started
-            results[name] = run(name, params, train, test, item_ids, text, history)
-            print(f"  {name}: {params} (tuned over {len(tried)} settings in {tuning:.0f} s) -> NDCG@10 "
-                  f"{results[name].summary()['ndcg@10']:.4f}", flush=True)
-        out[protocol] = {"chosen": chosen, **report(protocol.upper(), results)}
-    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    text = None
+    if not args.no_text:
+        texts = [movie_text(t, g) for t, g in zip(movies["title"], movies["genres"], strict=True)]
+        text = text_vectors(texts, args.cache_dir)
+    users = ratings["user_id"].unique()
+    stride = max(1, math.ceil(len(users) / MAX_EVALUATED_USERS))
+    evaluated = ratings[ratings["user_id"] % stride == 0] if stride > 1 else ratings
+    selection_input = ratings[ratings["user_id"] % max(1, math.ceil(len(users) / selection.MAX_USERS)) == 0]
+    print(f"{args.release}: {len(users):,} users, {len(item_ids):,} movies, {len(ratings):,} ratings; evaluated "
+          f"users: {'all' if stride == 1 else f'user_id % {stride} = 0'} ({evaluated['user_id'].nunique():,})",
+          flush=True)
+    t0 = time.perf_counter()
+    chosen = selection.select(selection_input, item_ids, text)
+    print(f"\nselection ({chosen.users:,} users, {time.perf_counter() - t0:.0f} s): served {chosen.served} "
+          f"{json.dumps(chosen.settings)}; merge {'calibrated' if chosen.calibration is not None else 'head first'}"
+          f"{'; ' + chosen.note if chosen.note else ''}")
+    print(f"tuned baselines: {json.dumps(chosen.baselines)}")
+    for method in dict.fromkeys(r["method"] for r in chosen.validation):
+        row = chosen.best_validation(method)
+        print(f"  validation {method:18s} NDCG@10 {row['ndcg@10']:.4f}  Recall@20 {row['recall@20']:.4f}")
+    head = quality.baselines.HEAD_ITEMS if stride == 1 else SAMPLED_HEAD_ITEMS
+    t0 = time.perf_counter()
+    results = {r.protocol: r for r in quality.evaluate_protocols(
+        evaluated, item_ids, text, chosen, head, tuple(args.protocols),
+        log=lambda m: print(f"  {m}", flush=True))}
+    print(f"evaluation: {time.perf_counter() - t0:.0f} s")
+    out: dict[str, Any] = {"selection": chosen.as_record()}
+    for protocol, result in results.items():
+        out[protocol] = report(result)
+    print("\nGoals:")
+    lines = goals(results)
+    print("\n".join(lines))
+    out["goals"] = lines
+    print(f"\nwhole run {time.perf_counter() - started:.0f} s, peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
 

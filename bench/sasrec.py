@@ -3,7 +3,7 @@
 The usual sequential anchor on temporal splits: a causal transformer over a user's last ``max_len`` items,
 predicting the next item at every position with a softmax over the whole catalogue (tied item embeddings).
 Used by bench/evaluate_movielens.py only (minutes of CPU; not a pipeline asset). Scoring a user reads the
-user's own sequence, so fold-in (protocol U20) needs no refit.
+user's own sequence, so fold-in (held-out users) needs no refit.
 """
 
 from __future__ import annotations

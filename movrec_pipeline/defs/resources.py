@@ -153,15 +153,15 @@ class CheckThresholds(dg.ConfigurableResource, CheckSettings):
 
 
 def from_env(resource: type[R], settings: type[Settings], **extra: Any) -> R:
-    """``resource`` with every variable of ``settings`` that is set: ``dg.EnvVar`` for text and whole numbers,
-    the parsed value otherwise (validated here, so a bad value fails loading with one line naming the variable)."""
+    """``resource`` with every variable of ``settings`` that is set (``extra`` wins): ``dg.EnvVar`` for text and whole
+    numbers, else the value parsed here (a bad value fails loading with one line naming the variable)."""
     parsed = settings.env_values()
     kwargs: dict[str, Any] = {}
     for field, value in parsed.items():
         var = settings.env_name(field)
         kwargs[field] = dg.EnvVar(var) if isinstance(value, str) else dg.EnvVar.int(var) if (
             isinstance(value, int) and not isinstance(value, bool)) else value
-    return resource(**kwargs, **extra)
+    return resource(**{**kwargs, **extra})
 
 
 def embedding_resource() -> EmbeddingResource:

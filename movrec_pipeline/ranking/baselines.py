@@ -1,8 +1,8 @@
-"""The baselines the project's method is measured against, their tuning grids and the values tuning chose.
+"""The baselines the served method is measured against, and the values tuned once on ml-latest-small.
 
-``TUNED`` holds what ``bench/evaluate_movielens.py --tune`` chose on ml-latest-small, on the validation split
-of the T80 training data (each user's last 10 % of training ratings; the test ratings never seen), NDCG@10;
-the grids are ``GRIDS``. The evaluation asset uses these values for whatever release is loaded. The
+``TUNED`` holds what the validation split of ml-latest-small chose (T80 training data minus each user's last
+10 %, NDCG@10); they are where the daily model selection starts before it has a choice of its own
+(:mod:`movrec_pipeline.ranking.selection` tunes every baseline on the loaded data's own validation split). The
 expensive baseline (SASRec) lives in bench/ only.
 """
 
@@ -22,16 +22,10 @@ HEAD_ITEMS = 20_000  # EASE's dense model covers at most this many items (all of
 FACTORIES: dict[str, Callable[..., Recommender]] = {
     "popularity": lambda: PopularityRecommender(),
     "recent_popularity": lambda **p: RecentPopularityRecommender(name="recent_popularity", **p),
-    "ease": lambda **p: EASERecommender(name="ease", head_items=HEAD_ITEMS, **p),
+    "ease": lambda **p: EASERecommender(name="ease", **p),
     "rp3beta": lambda **p: RP3betaRecommender(name="rp3beta", **p),
     "ials": lambda **p: IALSRecommender(name="ials", **p),
     "mean_profile_svd": lambda: MeanProfileRecommender("svd", name="mean_profile_svd"),
-}
-GRIDS: dict[str, dict[str, list[Any]]] = {
-    "recent_popularity": {"days": [7, 30, 90, 180, 365, 730]},
-    "ease": {"lambda_": [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]},
-    "rp3beta": {"alpha": [0.6, 0.8, 1.0], "beta": [0.2, 0.35, 0.5], "neighbours": [100, 300]},
-    "ials": {"factors": [64, 128, 256], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0, 30.0]},
 }
 TUNED: dict[str, dict[str, Any]] = {  # chosen on the T80 validation split, 1 December 2026
     "recent_popularity": {"days": 730},
@@ -39,14 +33,12 @@ TUNED: dict[str, dict[str, Any]] = {  # chosen on the T80 validation split, 1 De
     "rp3beta": {"alpha": 0.6, "beta": 0.5, "neighbours": 300},
     "ials": {"factors": 64, "regularization": 1.0, "alpha": 1.0},
 }
-# the project's method (HybridRecommender), tuned by the same bench on the same validation split: lambda_, then
-# content_weight x recency_half_life, then the most cold slots (at the end of the top 20) that keep Recall@20
-TUNED_HYBRID: dict[str, Any] = {"lambda_": 200.0, "content_weight": 0.3, "recency_half_life": 3.0,
-                                 "cold_slots": 5, "protect_top": 15}
-# cheap enough for the evaluation asset at every size (EASE on its 20k head: a dense items² model is not)
-CHEAP = ("popularity", "recent_popularity", "ease", "rp3beta", "ials", "mean_profile_svd")
 
 
-def make(name: str, **params: Any) -> Recommender:
-    """A fresh baseline: the tuned values, overridden by ``params``."""
-    return FACTORIES[name](**{**TUNED.get(name, {}), **params})
+HEADED = ("ease", "rp3beta")  # item-item models kept on the most-rated items only
+
+
+def make(name: str, head_items: int = HEAD_ITEMS, **params: Any) -> Recommender:
+    """A fresh baseline: the tuned values, overridden by ``params``; item-item models on ``head_items`` items."""
+    head = {"head_items": head_items} if name in HEADED else {}
+    return FACTORIES[name](**{**TUNED.get(name, {}), **params, **head})

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from movrec_pipeline.ranking.base import explain_shares
 from movrec_pipeline.ranking.gram import cooccurrence
-from movrec_pipeline.ranking.interactions import InteractionData
+from movrec_pipeline.ranking.interactions import InteractionData, head_of
 
 
 def ease_weights(gram: np.ndarray, lambda_: float) -> np.ndarray:
@@ -83,9 +83,7 @@ class EASERecommender(LinearItemModel):
     def fit(self, data: InteractionData, item_text_vectors: np.ndarray | None = None) -> EASERecommender:
         x = data.weighted(self.weighting).tocsc()
         counts = np.diff(x.indptr)
-        self.active_ = np.flatnonzero(counts > 0)
-        if self.head_items is not None and len(self.active_) > self.head_items:  # the most-rated: bounded memory
-            self.active_ = np.sort(self.active_[np.argsort(-counts[self.active_], kind="stable")[: self.head_items]])
+        self.active_ = head_of(counts, self.head_items)  # the most-rated only: bounded memory
         xa = x[:, self.active_].tocsr()
         self.w_ = ease_weights(cooccurrence(xa).astype(self.dtype, copy=False), self.lambda_)
         self.query_ = xa.astype(np.float32)

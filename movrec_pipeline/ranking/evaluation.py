@@ -1,10 +1,10 @@
-"""Offline evaluation protocols (T80, U20, the validation split for tuning) and ranking metrics.
+"""Offline evaluation protocols (T80, k-fold users, new users, new titles, the validation split) and ranking metrics.
 
 T80: per user, ratings sorted by time (ties by movie id); the first ``max(floor(0.8 n), 1)`` are training,
 the rest test. Models are fitted on all users' training ratings; each user's ranking covers every catalogue
 movie not in that user's training set. Every test item counts as relevant, whatever its rating.
-U20: a fixed fifth of the users is held out of training; their first 80 % of ratings are folded in at
-scoring time (no refit) and the rest are the test. Tuning uses neither test: :func:`validation_split` holds out
+K-fold users: each user is held out of training once; their first 80 % of ratings are folded in at scoring time
+(no refit) and the rest are the test. Tuning uses neither test: :func:`validation_split` holds out
 each user's last 10 % of training ratings. Recall@k divides by ``min(|test|, k)`` (Liang et al. 2018, the
 EASE paper), so a perfect list scores 1.
 """
@@ -21,8 +21,9 @@ from movrec_pipeline.ranking.base import Recommender
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import topk_scores
 
-__all__ = ["Evaluation", "catalog_coverage", "evaluate", "hit_at_k", "measure", "measure_rankings", "ndcg_at_k",
-           "recall_at_k", "t80_split", "u20_split", "validation_split"]
+__all__ = ["Evaluation", "catalog_coverage", "evaluate", "first_ratings", "hit_at_k", "kfold_users",
+           "leave_items_out", "measure", "measure_fitted", "measure_rankings", "ndcg_at_k", "recall_at_k",
+           "t80_split", "validation_split"]
 
 
 def t80_split(ratings: pd.DataFrame, train_fraction: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -38,18 +39,41 @@ def t80_split(ratings: pd.DataFrame, train_fraction: float = 0.8) -> tuple[pd.Da
     return ordered[is_train], ordered[~is_train]
 
 
-def u20_split(ratings: pd.DataFrame, held_out: float = 0.2, seed: int = 0, history: float = 0.8
-              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Protocol U20: ``held_out`` of the users (a fixed random choice) leave training entirely; their first
-    ``history`` of ratings by time are given at scoring time (fold-in), the rest are the test.
-
-    Returns (train: every rating of the other users, history, test).
-    """
+def kfold_users(ratings: pd.DataFrame, k: int = 5, seed: int = 0, history: float = 0.8
+                ) -> list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """K-fold cross-validation over users: every user is held out of training exactly once. For fold ``f``:
+    (train: every rating of the other folds' users, history: the first ``history`` of the fold's users' ratings
+    by time, given at scoring time, test: the rest of them)."""
     users = np.unique(ratings["user_id"].to_numpy())
-    chosen = np.random.default_rng(seed).permutation(users)[: round(held_out * len(users))]
-    out = ratings["user_id"].isin(chosen).to_numpy()
-    known, test = t80_split(ratings[out], history)
-    return ratings[~out], known, test
+    fold = np.empty(len(users), np.int64)
+    fold[np.random.default_rng(seed).permutation(len(users))] = np.arange(len(users)) % k
+    of_rating = fold[np.searchsorted(users, ratings["user_id"].to_numpy())]
+    out = []
+    for f in range(k):
+        held = of_rating == f
+        known, test = t80_split(ratings[held], history)
+        out.append((ratings[~held], known, test))
+    return out
+
+
+def first_ratings(known: pd.DataFrame, test: pd.DataFrame, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A new user: only the first ``n`` ratings by time are known, every later one is the test (users with fewer
+    than ``n + 1`` ratings are left out)."""
+    every = pd.concat([known, test]).sort_values(["user_id", "rated_at", "movie_id"], kind="mergesort")
+    pos = every.groupby("user_id", sort=False).cumcount().to_numpy()
+    size = every.groupby("user_id", sort=False)["user_id"].transform("size").to_numpy()
+    keep = size > n
+    return every[keep & (pos < n)], every[keep & (pos >= n)]
+
+
+def leave_items_out(train: pd.DataFrame, item_ids: np.ndarray, fraction: float = 0.1, seed: int = 0
+                    ) -> tuple[pd.DataFrame, np.ndarray]:
+    """New titles: a random ``fraction`` of the rated movies leaves training entirely (all their ratings).
+    Returns (the training ratings without them, their ids)."""
+    rated = np.unique(train["movie_id"].to_numpy())
+    rated = rated[np.isin(rated, item_ids)]
+    held = np.sort(np.random.default_rng(seed).permutation(rated)[: round(fraction * len(rated))])
+    return train[~train["movie_id"].isin(held).to_numpy()], held
 
 
 def validation_split(train: pd.DataFrame, fraction: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -83,6 +107,19 @@ def hit_at_k(ranked: np.ndarray, relevant: np.ndarray, k: int) -> float:
     return float(np.isin(np.asarray(ranked)[:k], relevant).any())
 
 
+def _ndcg(hit: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    """Per row, :func:`ndcg_at_k` of a hit matrix (rows: users, columns: ranks) with ``n_rel`` relevant items."""
+    disc = _dcg_discounts(k)
+    ideal = np.r_[0.0, np.cumsum(disc)][np.minimum(n_rel, k)]
+    dcg = (hit[:, :k] * disc[: min(k, hit.shape[1])]).sum(axis=1)
+    return np.divide(dcg, ideal, out=np.zeros(len(dcg)), where=ideal > 0)
+
+
+def _recall(hit: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    """Per row, :func:`recall_at_k` of a hit matrix with ``n_rel`` relevant items."""
+    return np.divide(hit[:, :k].sum(axis=1), np.minimum(n_rel, k), out=np.zeros(len(hit)), where=n_rel > 0)
+
+
 def catalog_coverage(topk: np.ndarray, n_items: int, k: int) -> float:
     """Distinct items in all users' top-k lists divided by the catalogue size."""
     return float(len(np.unique(np.asarray(topk)[:, :k])) / n_items) if n_items else 0.0
@@ -103,6 +140,7 @@ class Evaluation:
     k_ndcg: int = 10
     k_recall: int = 20
     top: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32), repr=False)  # evaluated rows
+    cold_ndcg: np.ndarray = field(default_factory=lambda: np.zeros(0))  # NDCG@k_recall over cold items; NaN: none
 
     def summary(self) -> dict[str, float]:
         """Means over users, with the keys :func:`evaluate` returns."""
@@ -114,7 +152,9 @@ class Evaluation:
         return {
             f"ndcg@{self.k_ndcg}": mean(self.ndcg), f"recall@{self.k_recall}": mean(self.recall),
             f"hr@{self.k_ndcg}": mean(self.hits), f"coverage@{self.k_ndcg}": self.coverage,
-            f"cold_recall@{self.k_recall}": mean(cold), "users": float(len(self.ndcg)),
+            f"cold_recall@{self.k_recall}": mean(cold),
+            f"cold_ndcg@{self.k_recall}": mean(self.cold_ndcg[~np.isnan(self.cold_ndcg)]),
+            "users": float(len(self.ndcg)),
             "cold_users": float(len(cold)), "fit_seconds": self.fit_seconds, "seconds": self.seconds,
         }
 
@@ -140,7 +180,7 @@ def measure(
     the user's cold test items - items no one rated in training; NaN for users without any); coverage@k over all
     lists. Users evaluated: in ``train`` (or ``history``) with >= 1 test item in the catalogue. Test ratings of
     other users or of movies outside ``item_ids`` are ignored. ``item_text_vectors`` rows follow ``item_ids``
-    (any order; the model sees them in sorted-id order). With ``history`` (protocol U20) the test users are
+    (any order; the model sees them in sorted-id order). With ``history`` (held-out users) the test users are
     those of ``history``, folded in at scoring time.
     """
     start = time.perf_counter()
@@ -154,16 +194,27 @@ def measure(
     data = InteractionData.from_ratings(train, item_ids=item_ids)
     recommender.fit(data, item_text_vectors)
     fit_seconds = time.perf_counter() - start
+    return measure_fitted(recommender, data, test, history, k_ndcg, k_recall, fit_seconds, start)
+
+
+def measure_fitted(recommender: Recommender, data: InteractionData, test: pd.DataFrame,
+                   history: pd.DataFrame | None = None, k_ndcg: int = 10, k_recall: int = 20,
+                   fit_seconds: float = 0.0, start: float | None = None) -> Evaluation:
+    """:func:`measure` for a recommender already fitted on ``data``: its own users, or ``history``'s folded in."""
+    start = time.perf_counter() if start is None else start
     if history is None:
         users, score = data, recommender.score
     else:
-        users = InteractionData.from_ratings(history, item_ids=item_ids)
+        users = InteractionData.from_ratings(history, item_ids=data.item_ids)
 
         def score(rows: np.ndarray) -> np.ndarray:
             return recommender.scores_for(users, rows)
 
     k = max(k_ndcg, k_recall)
-    top, _ = topk_scores(score, users.n_users, k, exclude=users.seen())
+    if hasattr(recommender, "rank_unseen"):  # ranks from its own lists (no full score matrix)
+        top = recommender.rank_unseen(None if history is None else users, k)
+    else:
+        top, _ = topk_scores(score, users.n_users, k, exclude=users.seen())
     return measure_rankings(top, users, test, data.item_counts() == 0, k_ndcg, k_recall, fit_seconds, start)
 
 
@@ -177,20 +228,21 @@ def measure_rankings(top: np.ndarray, users: InteractionData, test: pd.DataFrame
     cols = np.minimum(np.searchsorted(users.item_ids, test["movie_id"].to_numpy()), users.n_items - 1)
     ok = (users.user_ids[rows] == test["user_id"].to_numpy()) & (users.item_ids[cols] == test["movie_id"].to_numpy())
     rows, cols = rows[ok], cols[ok]
-    order = np.argsort(rows, kind="stable")
-    rows, cols = rows[order], cols[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
-    n = len(starts)
-    ndcg, recall, hits, cold_recall = (np.empty(n) for _ in range(4))
-    evaluated = np.empty(n, np.int64)
-    for j, (s, e) in enumerate(zip(starts, np.r_[starts[1:], len(rows)], strict=True)):
-        u, rel = rows[s], np.unique(cols[s:e])
-        evaluated[j] = u
-        ndcg[j] = ndcg_at_k(top[u], rel, k_ndcg)
-        recall[j] = recall_at_k(top[u], rel, k_recall)
-        hits[j] = hit_at_k(top[u], rel, k_ndcg)
-        cold = rel[cold_item[rel]]
-        cold_recall[j] = recall_at_k(top[u], cold, k_recall) if len(cold) else np.nan
+    width = np.int64(users.n_items)
+    keys = np.unique(rows.astype(np.int64) * width + cols)  # (user row, item col) pairs, each once, sorted
+    key_rows = keys // width
+    evaluated = np.unique(key_rows)
+    is_cold = cold_item[keys % width]
+    n_rel = np.bincount(np.searchsorted(evaluated, key_rows), minlength=len(evaluated))
+    n_cold = np.bincount(np.searchsorted(evaluated, key_rows[is_cold]), minlength=len(evaluated))
+    k = min(max(k_ndcg, k_recall), top.shape[1]) if top.ndim == 2 else 0
+    ranked = top[evaluated, :k].astype(np.int64)
+    ranked_keys = np.where(ranked >= 0, evaluated[:, None].astype(np.int64) * width + ranked, -1)  # -1: no item
+    hit = np.isin(ranked_keys, keys)  # (users, k): is the item at this rank relevant
+    cold_hit = hit & cold_item[np.clip(ranked, 0, len(cold_item) - 1)]  # padded ranks never hit
+    ndcg, recall, hits = _ndcg(hit, n_rel, k_ndcg), _recall(hit, n_rel, k_recall), hit[:, :k_ndcg].any(axis=1) * 1.0
+    cold_recall = np.where(n_cold > 0, _recall(cold_hit, n_cold, k_recall), np.nan)
+    cold_ndcg = np.where(n_cold > 0, _ndcg(cold_hit, n_cold, k_recall), np.nan)
     return Evaluation(users.user_ids[evaluated], ndcg, recall, hits, cold_recall,
                       catalog_coverage(top[evaluated], users.n_items, k_ndcg), fit_seconds,
-                      time.perf_counter() - start, k_ndcg, k_recall, top[evaluated])
+                      time.perf_counter() - start, k_ndcg, k_recall, top[evaluated], cold_ndcg)

@@ -12,13 +12,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from movrec_pipeline.ranking.base import explain_shares_columns
+from movrec_pipeline.ranking.calibration import Calibration, merge_ranked
 from movrec_pipeline.ranking.ease import ease_weights
 from movrec_pipeline.ranking.gram import cooccurrence
-from movrec_pipeline.ranking.interactions import InteractionData, recency_weights
+from movrec_pipeline.ranking.interactions import InteractionData, head_of, recency_weights
 from movrec_pipeline.ranking.topk import normalize_rows, topk_rows
+
+
+class EaseCache:
+    """The head of ``data`` (its ``head_items`` most-rated items, in column order), its Gram matrix computed once,
+    and EASE weights per regularisation (each solved once): what models differing only in other settings share
+    (``shared``); a model fitted alone solves the Gram in place (one head x head matrix in memory)."""
+
+    def __init__(self, data: InteractionData, head_items: int, shared: bool = False):
+        self.data, self.head_items, self.shared = data, head_items, shared
+        self.head = head_of(data.item_counts(), head_items)  # the most-rated (ties: lower column), column order
+        self._gram: np.ndarray | None = None
+        self._solved: dict[float, np.ndarray] = {}
+
+    def weights(self, lambda_: float, keep: bool | None = None) -> np.ndarray:
+        """EASE weights (head x head) for ``lambda_``, a copy the caller may change. ``keep`` (default: the cache
+        is ``shared``): hold the Gram matrix and these weights for later calls (memory: one more head x head
+        matrix per regularisation); otherwise the Gram is solved in place."""
+        keep = self.shared if keep is None else keep
+        if lambda_ in self._solved:
+            return self._solved[lambda_].copy()
+        gram = self._gram if self._gram is not None else cooccurrence(
+            self.data.seen().tocsc()[:, self.head].tocsr())
+        if not keep:  # consumed: a later call computes the Gram again
+            self._gram = None
+            return ease_weights(gram, lambda_)
+        self._gram = gram
+        self._solved[lambda_] = ease_weights(gram.copy(), lambda_)
+        return self._solved[lambda_].copy()
+
+
+MERGE_DEPTH = 50  # ranks of each list the calibration learns (beyond it, the last rank's probability)
 
 
 @dataclass
@@ -31,13 +64,13 @@ class UserInputs:
 
 
 class HybridRecommender:
-    """The project's method: weighted-input EASE + text ridge models; non-head items get a reserved band.
+    """The project's method: weighted-input EASE + text ridge models, head and cold lists merged by calibration.
 
     * Collaborative part, head items (the ``head_items`` most-rated): ``q_u B D`` with ``B`` = EASE (``lambda_``)
       on the binary matrix, ``D = diag(popularity ** -pop_beta)`` (lifts the long tail: coverage), and user
       input ``q_u`` = recency weight (``recency_floor + (1 - recency_floor) * 0.5 ** ((rank - 1) /
-      recency_half_life)``, rank 1 = newest) x ``centered`` rating weight (ratings below the user's mean count
-      less, see :func:`weight_ratings`).
+      recency_half_life)``, rank 1 = newest; ``recency_half_life`` 0 = no recency) x rating weight
+      (``rating_weighting``: ``centered`` counts ratings below the user's mean less, ``binary`` counts all alike).
     * Collaborative part, other items (never rated, or outside the head): a ridge regression (``text_alpha``,
       intercept) from head items' text vectors to the user's collaborative head scores, evaluated at the item's
       text vector: ``q_u B D R t_c`` with ``R = T_h (T_h' T_h + alpha I)^-1``.
@@ -46,10 +79,11 @@ class HybridRecommender:
       ``content_weight`` times that of the collaborative part. It follows long-term taste (genres, franchises)
       that the recency-weighted collaborative part misses.
 
-    Everything is linear in the user's items, so explanations are exact. Non-head items have a much lower hit
-    rate (about 1 % vs 10 % per slot on T80), so the ``protect_top`` best head items are never displaced: the
-    ``cold_slots`` best others are placed right after them; the rest keep their score, capped below that band.
-    Without text vectors the model is the collaborative head part only; items with neither rank last.
+    Everything is linear in the user's items, so explanations are exact. Head and cold items are ranked in two
+    lists and merged by the hit probability of each rank, learnt on a validation split (:meth:`calibrate`): no
+    places are reserved. With ``lambda_`` tuned, ``recency_half_life`` 0, ``binary`` weights, ``pop_beta`` 0 and
+    ``content_weight`` 0 the head part is exactly EASE. Without text vectors the model is the collaborative head
+    part only; items with neither rank last.
     """
 
     def __init__(
@@ -61,34 +95,34 @@ class HybridRecommender:
         pop_beta: float = 0.2,
         text_alpha: float = 10.0,
         content_weight: float = 0.3,
-        cold_slots: int = 10,
-        protect_top: int = 10,
         head_items: int = 20_000,
         name: str = "hybrid",
     ):
         self.lambda_, self.recency_half_life, self.recency_floor = lambda_, recency_half_life, recency_floor
         self.rating_weighting, self.pop_beta, self.text_alpha = rating_weighting, pop_beta, text_alpha
-        self.content_weight, self.cold_slots, self.protect_top = content_weight, cold_slots, protect_top
-        self.head_items, self.name = head_items, name
+        self.content_weight, self.head_items, self.name = content_weight, head_items, name
+        self.calibration_: Calibration | None = None
 
     # -- fitting ------------------------------------------------------------------------------------------------
-    def fit(self, data: InteractionData, item_text_vectors: np.ndarray | None = None) -> HybridRecommender:
+    def fit(self, data: InteractionData, item_text_vectors: np.ndarray | None = None,
+            ease: EaseCache | None = None) -> HybridRecommender:
         """The item side from ``data``, and ``data``'s users encoded (what :meth:`score` reads)."""
-        self.fit_items(data, item_text_vectors)
+        self.fit_items(data, item_text_vectors, ease)
         self.users_ = self.encode(data)
         return self
 
-    def fit_items(self, data: InteractionData, item_text_vectors: np.ndarray | None = None) -> HybridRecommender:
-        """Head, EASE weights and text ridge: everything that does not depend on which users are scored."""
+    def fit_items(self, data: InteractionData, item_text_vectors: np.ndarray | None = None,
+                  ease: EaseCache | None = None) -> HybridRecommender:
+        """Head, EASE weights and text ridge: everything that does not depend on which users are scored.
+        ``ease``: the EASE weights of this data's head, shared between models that differ in other settings."""
         self.n_items_ = data.n_items
         counts = data.item_counts()
-        warm = np.flatnonzero(counts > 0)
-        if len(warm) > self.head_items:  # the most-rated (ties: lower column), in column order
-            warm = np.sort(warm[np.argsort(-counts[warm], kind="stable")[: self.head_items]])
-        self.active_ = warm
+        ease = ease if ease is not None and ease.data is data and ease.head_items == self.head_items else EaseCache(
+            data, self.head_items)
+        self.active_ = ease.head
         self._head_pos = None
-        binary = data.seen().tocsc()[:, self.active_].tocsr()
-        b = ease_weights(cooccurrence(binary), self.lambda_)
+        self.calibration_ = None
+        b = ease.weights(self.lambda_)
         b /= np.maximum(counts[self.active_], 1.0).astype(np.float32)[None, :] ** self.pop_beta
         self.w_ = b
         self.cold_ = np.zeros(0, np.int64)
@@ -110,18 +144,21 @@ class HybridRecommender:
         return self
 
     SETTINGS = ("lambda_", "recency_half_life", "recency_floor", "rating_weighting", "pop_beta", "text_alpha",
-                "content_weight", "cold_slots", "protect_top", "head_items", "name")
+                "content_weight", "head_items", "name")
 
     def item_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
         """The fitted item side as arrays and settings (to store it; :meth:`from_item_arrays` reads it back)."""
         arrays = {"active": self.active_, "w": self.w_, "cold": self.cold_}
         if self.text_ is not None:
             arrays.update(text=self.text_, ridge=self.ridge_, w_cold=self.w_cold_)
+        if self.calibration_ is not None:
+            arrays.update(self.calibration_.as_arrays())
         return arrays, {"n_items": int(self.n_items_), **{k: getattr(self, k) for k in self.SETTINGS}}
 
     @classmethod
     def from_item_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> HybridRecommender:
         model = cls(**{k: meta[k] for k in cls.SETTINGS})
+        model.calibration_ = Calibration.from_arrays(arrays)
         model.n_items_, model.active_, model.w_ = meta["n_items"], arrays["active"], arrays["w"]
         model.cold_ = arrays["cold"]
         model.text_ = arrays.get("text")
@@ -158,74 +195,110 @@ class HybridRecommender:
 
     def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray:
         """Fold-in: users not fitted on, encoded from their own ratings in ``data`` (encoded once per ``data``)."""
+        return self.score_users(self._encoded(data), user_rows)
+
+    def _encoded(self, data: InteractionData | None) -> UserInputs:
+        if data is None:
+            return self.users_
         if getattr(self, "_folded", (None,))[0] is not data:
             self._folded = (data, self.encode(data))
-        return self.score_users(self._folded[1], user_rows)
+        return self._folded[1]
 
     def score_users(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
-        """(n, I) float32 scores of ``users``' rows ``user_rows`` (seen items not excluded)."""
-        return self.score_and_scale(users, user_rows)[0]
-
-    def score_and_scale(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores as :meth:`score_users`, and each user's content scale (what :meth:`explain_users` needs)."""
+        """(n, I) float32 scores of ``users``' rows ``user_rows`` whose ranking of unseen items is
+        :meth:`top_unseen`'s for its first :data:`MERGE_DEPTH` places (those get 2 + a decreasing step), the
+        other head items follow in [1, 2), the other cold items in [0, 1); seen items are not excluded."""
         user_rows = np.asarray(user_rows)
-        n = len(user_rows)
-        warm, scale = self._head_scores(users, user_rows)
-        out = np.empty((n, self.n_items_), np.float32)
-        floor = warm.min(axis=1, initial=0.0) - 1.0
-        out[:] = floor[:, None]
-        out[:, self.active_] = warm
-        if len(self.cold_) == 0:
-            return out, scale
-        cold = np.asarray(users.query[user_rows] @ self.w_cold_) @ self.cold_text_t_
-        # protected top-k boundary over unseen head items
-        masked = warm.copy()
-        seen = users.seen[user_rows].tocsc()[:, self.active_].tocoo()
-        masked[seen.row, seen.col] = -np.inf
-        k = min(self.protect_top, masked.shape[1] - 1)
-        if k < 1:
-            out[:, self.cold_] = np.minimum(cold, floor[:, None] + 0.5)
-            return out, scale
-        part = -np.partition(-masked, (k - 1, k), axis=1)
-        hi, lo = part[:, k - 1], part[:, k]  # k-th and (k+1)-th best unseen head scores
-        hi = np.where(np.isfinite(hi), hi, floor + 0.75)
-        lo = np.where(np.isfinite(lo), lo, hi - 0.25)
-        cap = np.nextafter(lo, np.float32(-np.inf))
-        out[:, self.cold_] = np.minimum(np.maximum(cold, (floor + 0.5)[:, None]), cap[:, None])
-        m = min(self.cold_slots, len(self.cold_))
-        if m > 0:
-            unseen_cold = cold.copy()  # a rated non-head item is seen: it must not take a band slot
-            seen_cold = users.seen[user_rows].tocsc()[:, self.cold_].tocoo()
-            unseen_cold[seen_cold.row, seen_cold.col] = -np.inf
-            best = np.argpartition(-unseen_cold, m - 1, axis=1)[:, :m]
-            order = np.argsort(-np.take_along_axis(unseen_cold, best, axis=1), axis=1, kind="stable")
-            best = np.take_along_axis(best, order, axis=1)
-            frac = (m - np.arange(m, dtype=np.float32)) / (m + 1)  # strictly inside (lo, hi)
-            band = lo[:, None] + (hi - lo)[:, None] * frac[None, :]
-            out[np.arange(n)[:, None], self.cold_[best]] = band
-        return out, scale
+        warm, _ = self._head_scores(users, user_rows)
+        out = np.zeros((len(user_rows), self.n_items_), np.float32)
+        out[:, self.active_] = 1.0 + 0.999 * _unit(warm)
+        if len(self.cold_):
+            out[:, self.cold_] = 0.999 * _unit(self._cold_scores(users, user_rows))
+        depth = min(MERGE_DEPTH, self.n_items_)
+        idx, _, _ = self.top_unseen(users, user_rows, depth)
+        rows, places = np.nonzero(idx >= 0)
+        out[rows, idx[rows, places]] = 2.0 + (depth - places) / depth
+        return out
+
+    def rank_unseen(self, data: InteractionData | None, k: int, block: int = 1024) -> np.ndarray:
+        """(users, k) item columns of every user's :meth:`top_unseen` list (-1 past the end), for ``data``'s users
+        folded in, or the fitted users when ``data`` is None."""
+        users = self._encoded(data)
+        n = users.query.shape[0]
+        out = np.full((n, k), -1, np.int64)
+        for lo in range(0, n, block):
+            rows = np.arange(lo, min(lo + block, n))
+            out[rows] = self.top_unseen(users, rows, k)[0]
+        return out
 
     def top_unseen(self, users: UserInputs, user_rows: np.ndarray, k: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each user's ``k`` best unseen items (item columns, scores; best first) and content scales: the same
-        lists as ranking :meth:`score_and_scale` with seen items excluded. When ``k <= protect_top`` and every
-        user has ``k`` unseen head items, the lists hold head items only (the others are capped below the
-        (``protect_top`` + 1)-th head score), so only the head is scored: about a quarter of the work at ML-32M
-        size. Otherwise the whole catalogue is scored."""
+        """Each user's ``k`` best unseen items (item columns, -1 past the end; scores; best first) and content scales.
+
+        Head items are ranked by their collaborative + content score, the other items with text (never rated, or
+        outside the head) by their text-based score; the two lists are merged by the calibrated hit probability
+        of each rank (:class:`~movrec_pipeline.ranking.calibration.Calibration`, learnt on validation), which is
+        then the score. Only when a cold title can reach the top ``k`` (its best rank's probability beats the
+        ``k``-th head item's), or a user has fewer than ``k`` unseen head items, are the cold items scored at all.
+        Without a calibration the head ranks first, by its raw scores, and cold items only fill short lists.
+        """
         user_rows = np.asarray(user_rows)
         warm, scale = self._head_scores(users, user_rows)
         seen = users.seen[user_rows].tocoo()
         pos = self._head_positions()[seen.col]
         in_head = pos >= 0
-        unseen_head = len(self.active_) - np.bincount(seen.row[in_head], minlength=len(user_rows))
-        if k <= self.protect_top and (unseen_head >= k).all():
-            warm[seen.row[in_head], pos[in_head]] = -np.inf
-            idx, top = topk_rows(warm, k)
-            return self.active_[idx], top, scale
-        scores, scale = self.score_and_scale(users, user_rows)
-        scores[seen.row, seen.col] = -np.inf
-        idx, top = topk_rows(scores, k)
-        return idx, top, scale
+        warm[seen.row[in_head], pos[in_head]] = -np.inf
+        w_idx, w_top = topk_rows(warm, min(k, warm.shape[1]))
+        w_cols = self.active_[w_idx].astype(np.int64)
+        cal = self.calibration_
+        warm_keys = (np.where(np.isfinite(w_top), cal.warm_at(np.arange(w_top.shape[1]))[None, :], -np.inf)
+                     if cal is not None else w_top.astype(np.float64))
+        short = w_top.shape[1] < k or not np.isfinite(w_top[:, -1]).all()
+        if len(self.cold_) == 0 or not (short or (cal is not None and cal.cold_can_enter(k))):
+            cols, keys = merge_ranked(w_cols, warm_keys, np.zeros((len(user_rows), 0), np.int64),
+                                      np.zeros((len(user_rows), 0)), k)
+            return cols, keys.astype(np.float32), scale
+        cold = self._cold_scores(users, user_rows)
+        seen_cold = users.seen[user_rows].tocsc()[:, self.cold_].tocoo()
+        cold[seen_cold.row, seen_cold.col] = -np.inf
+        c_idx, c_top = topk_rows(cold, min(k, cold.shape[1]))
+        if cal is not None:
+            cold_keys = np.where(np.isfinite(c_top), cal.cold_at(np.arange(c_top.shape[1]))[None, :], -np.inf)
+        else:  # uncalibrated: after every head item
+            cold_keys = np.where(np.isfinite(c_top), -1e30 - np.arange(c_top.shape[1])[None, :], -np.inf)
+        cols, keys = merge_ranked(w_cols, warm_keys, self.cold_[c_idx].astype(np.int64), cold_keys, k)
+        return cols, np.where(keys > -1e29, keys, np.nan).astype(np.float32), scale
+
+    def calibrate(self, data: InteractionData, validation: pd.DataFrame, depth: int = MERGE_DEPTH,
+                  block: int = 1024) -> Calibration | None:
+        """Learn the warm and cold hit probabilities by rank on ``validation`` (ratings of ``data``'s users that
+        ``data`` does not hold) and use them from now on; None (head first) when nothing cold exists."""
+        self.calibration_ = None
+        if len(self.cold_) == 0 or len(validation) == 0:
+            return None
+        users = self._encoded(data)
+        relevant = _relevant_columns(data, validation)
+        rows = np.array(sorted(relevant), np.int64)
+        warm_ranked, cold_ranked = [], []
+        for lo in range(0, len(rows), block):
+            chunk = rows[lo:lo + block]
+            warm, _ = self._head_scores(users, chunk)
+            seen = users.seen[chunk]
+            head_seen = seen.tocsc()[:, self.active_].tocoo()
+            warm[head_seen.row, head_seen.col] = -np.inf
+            cold = self._cold_scores(users, chunk)
+            cold_seen = seen.tocsc()[:, self.cold_].tocoo()
+            cold[cold_seen.row, cold_seen.col] = -np.inf
+            for scores, cols, out in ((warm, self.active_, warm_ranked), (cold, self.cold_, cold_ranked)):
+                idx, top = topk_rows(scores, min(depth, scores.shape[1]))
+                out.append(np.where(np.isfinite(top), cols[idx], -1))
+        self.calibration_ = Calibration.fit(np.vstack(warm_ranked), np.vstack(cold_ranked),
+                                            [relevant[r] for r in rows.tolist()])
+        return self.calibration_
+
+    def _cold_scores(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
+        """Text-based scores (n, C) of the items outside the head that have a text vector."""
+        return np.asarray(users.query[user_rows] @ self.w_cold_) @ self.cold_text_t_
 
     def _head_positions(self) -> np.ndarray:
         """Each item column's position in the head, -1 outside it (built once per fitted or loaded model)."""
@@ -261,7 +334,7 @@ class HybridRecommender:
                       scale: np.ndarray | None = None) -> list[list[list[tuple[int, float]]]]:
         """For each user row and each of its items (``item_cols``: (n, k)), the rated items that contribute most,
         as (item col, share of the positive contributions). Exact: the scores are linear in the user's items.
-        ``scale``: the users' content scales from :meth:`score_and_scale` (computed again when not given)."""
+        ``scale``: the users' content scales from :meth:`top_unseen` (computed again when not given)."""
         user_rows = np.asarray(user_rows)
         if scale is None:
             scale = self._head_scores(users, user_rows)[1]
@@ -273,8 +346,10 @@ class HybridRecommender:
             q, qbar = users.query[row], users.content[row].data
             cols = self.active_[q.indices]
             items = np.asarray(item_cols[n])
-            pos = head_pos[items]
-            in_head, cold = pos >= 0, is_cold[items] & (pos < 0)
+            present = items >= 0  # -1: past the end of a short list
+            items = np.where(present, items, 0)
+            pos = np.where(present, head_pos[items], -1)
+            in_head, cold = pos >= 0, present & is_cold[items] & (pos < 0)
             contrib = np.zeros((len(q.indices), len(items)), np.float32)  # (user's items, explained items)
             if in_head.any():
                 contrib[:, in_head] = q.data[:, None] * self.w_[np.ix_(q.indices, pos[in_head])]
@@ -287,3 +362,21 @@ class HybridRecommender:
             shares = explain_shares_columns(cols, contrib, top)
             out.append([shares[j] if in_head[j] or cold[j] else [] for j in range(len(items))])
         return out
+
+
+def _unit(scores: np.ndarray) -> np.ndarray:
+    """Each row mapped monotonically into [0, 1) (-inf stays lowest)."""
+    finite = np.where(np.isfinite(scores), scores, np.nan)
+    lo, hi = np.nanmin(finite, axis=1, initial=np.inf), np.nanmax(finite, axis=1, initial=-np.inf)
+    lo, span = np.where(np.isfinite(lo), lo, 0.0), np.where(hi > lo, hi - lo, 1.0)
+    return np.nan_to_num((finite - lo[:, None]) / span[:, None] * 0.999, nan=0.0).astype(np.float32)
+
+
+def _relevant_columns(data: InteractionData, ratings: pd.DataFrame) -> dict[int, np.ndarray]:
+    """``data`` row -> item columns of that user's ``ratings`` (users and items outside ``data`` dropped)."""
+    users, movies = ratings["user_id"].to_numpy(), ratings["movie_id"].to_numpy()
+    rows = np.minimum(np.searchsorted(data.user_ids, users), max(data.n_users - 1, 0))
+    cols = np.minimum(np.searchsorted(data.item_ids, movies), max(data.n_items - 1, 0))
+    ok = (data.user_ids[rows] == users) & (data.item_ids[cols] == movies)
+    frame = pd.DataFrame({"row": rows[ok], "col": cols[ok]})
+    return {int(r): g.to_numpy() for r, g in frame.groupby("row")["col"]}

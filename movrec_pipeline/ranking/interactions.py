@@ -139,3 +139,11 @@ def recency_weights(data: InteractionData, half_life: float, floor: float) -> np
     rank = np.empty(t.nnz, np.float64)
     rank[order] = np.arange(t.nnz) - np.repeat(t.indptr[:-1], counts) + 1
     return (floor + (1.0 - floor) * 0.5 ** ((rank - 1.0) / half_life)).astype(np.float32)
+
+
+def head_of(counts: np.ndarray, head_items: int | None) -> np.ndarray:
+    """Sorted columns of the rated items, only the ``head_items`` most-rated when given (ties: lower column)."""
+    rated = np.flatnonzero(counts > 0)
+    if head_items is not None and len(rated) > head_items:
+        rated = np.sort(rated[np.argsort(-counts[rated], kind="stable")[:head_items]])
+    return rated

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.hybrid import HybridRecommender, UserInputs
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import cosine_topk
@@ -96,10 +95,3 @@ def _identity_exclusion(n: int):
     import scipy.sparse as sp
 
     return sp.identity(n, dtype=np.float32, format="csr")
-
-
-def hybrid(ease_lambda: float = 0.0) -> HybridRecommender:
-    """The project's recommender with its tuned settings (``baselines.TUNED_HYBRID``); ``ease_lambda`` other
-    than 0 overrides the tuned regularisation."""
-    kwargs = {"lambda_": ease_lambda} if ease_lambda else {}
-    return HybridRecommender(head_items=baselines.HEAD_ITEMS, **{**baselines.TUNED_HYBRID, **kwargs})

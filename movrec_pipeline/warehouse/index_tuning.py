@@ -49,6 +49,7 @@ class TunedIndex:
     build_seconds: float = 0.0
     rebuilds: int = 0
     trials: list[Trial] = field(default_factory=list)
+    dropped: int = 0  # older indexes (valid or left invalid by a killed build) dropped by the builds
 
     def summary(self) -> str:
         """One line: the choice, or why the query paths search exactly."""
@@ -86,11 +87,12 @@ def tune(conn: psycopg.Connection, kind: str, model_id: int, dims: int, spec: In
     probe = RecallProbe(conn, kind, model_id, dims, n_queries=n_queries)
     best: tuple[Trial, dict] | None = None
     trials: list[Trial] = []
-    build_seconds, rebuilds, current = 0.0, 0, spec
+    build_seconds, rebuilds, current, dropped = 0.0, 0, spec, 0
     while True:
         started = time.perf_counter()
         info = build_index(conn, kind, model_id, dims, current)
         build_seconds += time.perf_counter() - started
+        dropped += int(info["dropped"])
         build = {k: info[k] for k in ("m", "ef_construction", "lists") if k in info}
         probe.measure(conn, ef_search=EF_SEARCH_LADDER[0], probes=PROBES_LADDER[0])  # warm-up: a new index's
         # first scans were seen to return other (worse) neighbours than the same scans a moment later
@@ -107,7 +109,7 @@ def tune(conn: psycopg.Connection, kind: str, model_id: int, dims: int, spec: In
             if best is None or found.recall > best[0].recall:
                 best = (trial, info)
             if found.recall >= floor:
-                return _result(info, trial, floor, False, build_seconds, rebuilds, trials)
+                return _result(info, trial, floor, False, build_seconds, rebuilds, trials, dropped)
         nxt = _denser(current, int(info["rows"]), rebuilds)
         if nxt is None or probe.items == 0 or shallowest_too_slow:  # a denser index is slower still
             break
@@ -115,13 +117,14 @@ def tune(conn: psycopg.Connection, kind: str, model_id: int, dims: int, spec: In
     trial, best_info = best if best is not None else (trials[0], info)
     if best_info is not info:  # the best setting was on an earlier build: rebuild it (the index in place is denser)
         info = build_index(conn, kind, model_id, dims, replace(spec, **{k: v for k, v in trial.build.items()}))
-    return _result(info, trial, floor, True, build_seconds, rebuilds, trials)
+        dropped += int(info["dropped"])
+    return _result(info, trial, floor, True, build_seconds, rebuilds, trials, dropped)
 
 
 def _result(info: dict, trial: Trial, floor: float, fallback: bool, build_seconds: float, rebuilds: int,
-            trials: list[Trial]) -> TunedIndex:
+            trials: list[Trial], dropped: int) -> TunedIndex:
     return TunedIndex(str(info["index_name"]), str(info["method"]), trial, floor, fallback, round(build_seconds, 3),
-                      rebuilds, trials)
+                      rebuilds, trials, dropped)
 
 
 def record(conn: psycopg.Connection, kind: str, model_id: int, tuned: TunedIndex) -> None:
@@ -156,3 +159,19 @@ def search_settings(conn: psycopg.Connection, kind: str, model_id: int) -> Searc
         return None
     name, method, ef, probes, recall, exact = row
     return SearchSettings(name, method, ef, probes, float(recall), bool(exact))
+
+
+def verdict(kind: str, found: Measurement, recorded: SearchSettings | None, floor: float
+            ) -> tuple[bool, bool, str]:
+    """The recall check's outcome on fresh queries: (passed, only a warning, the one thing to do)."""
+    if found.queries == 0:
+        return True, False, ""  # no vectors yet
+    if recorded is None:
+        return False, False, f"materialize {kind}_vector_index (no tuned settings recorded)"
+    if recorded.exact:
+        return False, True, ("the asset already tried every depth and denser rebuilds within MOVREC_INDEX_MAX_P95_MS; "
+                             "queries on this kind search exactly: raise MOVREC_INDEX_MAX_P95_MS to allow deeper "
+                             "searches, or lower MOVREC_INDEX_RECALL_FLOOR")
+    if found.recall >= floor and found.uses_index:
+        return True, False, ""
+    return False, False, f"re-materialize {kind}_vector_index: it re-tunes the search depth on the current vectors"

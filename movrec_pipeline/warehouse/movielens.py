@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -35,3 +37,11 @@ def interactions(conn: psycopg.Connection, item_ids: np.ndarray,
                  user_buckets: tuple[int, list[int]] | None = None) -> InteractionData:
     """The ratings as a users x catalogue interaction matrix (all users, or those of some buckets)."""
     return InteractionData.from_ratings(ratings_frame(conn, user_buckets), item_ids)
+
+
+def sampled_ratings(conn: psycopg.Connection, max_users: int) -> tuple[pd.DataFrame, int]:
+    """Every rating of at most about ``max_users`` users — all of them, or a fixed sample: the users whose id is a
+    multiple of ``stride = ceil(users / max_users)`` (ML-32M, 20,000: 11) — and the stride."""
+    n_users = int(conn.execute(sqlfiles.load("evaluation/user_count")).fetchone()[0])
+    stride = max(1, math.ceil(n_users / max_users))
+    return ratings_frame(conn, user_buckets=(stride, [0]) if stride > 1 else None), stride

@@ -117,7 +117,9 @@ class DaskCluster:
 def cluster_and_server() -> Iterator[tuple[DaskCluster, DevServer]]:
     ARTIFACTS.mkdir(exist_ok=True)
     scheduler_port = free_port()
-    extra = {"MOVREC_DASK_SCHEDULER": f"tcp://127.0.0.1:{scheduler_port}", "MOVREC_BUCKETS_PER_RUN": "8"}
+    extra = {"MOVREC_DASK_SCHEDULER": f"tcp://127.0.0.1:{scheduler_port}", "MOVREC_BUCKETS_PER_RUN": "8",
+             # batches of 10: a step writes a dozen batches, so a worker can be killed between two of them
+             "MOVREC_EMBEDDING_BATCH_SIZE": "10", "MOVREC_EMBEDDING_REQUEST_ITEMS": "10"}
     with running_dev_server("distributed", extra, item_limit=120, model="fake-embed-dist") as server:
         server.wait_loaded()
         env = dict(server.env)  # the workers see what the run workers see, plus the instance
@@ -249,7 +251,7 @@ def test_a_worker_killed_mid_step_ends_in_a_retried_successful_run(cluster_and_s
     with psycopg.connect(_warehouse(server)) as conn:
         conn.execute("DELETE FROM movrec.item_embeddings e USING movrec.embedding_models m "
                      "WHERE e.model_id = m.model_id AND m.provider = 'openai' AND e.item_kind = 'netflix'")
-    server.fake.configure(latency_s=1.5)  # ~2 s per request: the step runs long enough to be killed
+    server.fake.configure(latency_s=1.5)  # 12 batches of 10, ~1.5 s each: the step runs long enough to be killed
     try:
         run_id = launch_assets(server, ["netflix_embeddings"], RANGE_TAGS)
         deadline = time.monotonic() + 120

@@ -98,7 +98,7 @@ def test_a_failing_recall_check_stops_no_batch_asset(pipeline, fake_embedding_se
 
     embedding = EmbeddingResource(provider="openai", model="fake-embed", dimensions=64,
                                   base_url=fake_embedding_server.base_url)
-    selection = dg.AssetSelection.assets("movielens_vector_index", "movielens_item_model",
+    selection = dg.AssetSelection.assets("movielens_vector_index", "movielens_model_selection", "movielens_item_model",
                                          "movielens_user_recommendations", "movielens_similar_movies",
                                          "recommendation_quality")
     result = materialize(selection, {"embedding": embedding, "index_settings": IndexResource(max_p95_ms=1e-6)},

@@ -50,9 +50,11 @@ def test_head_holds_the_most_rated_items_and_bounds_memory(data: InteractionData
     arrays, _ = model.item_arrays()
     assert max(a.size for a in arrays.values()) <= max(100 * 100, 320 * 13)  # head², never items²
     assert set(model.cold_) == set(range(320)) - set(model.active_)  # every other item is scored from its text
-    users = model.encode(data)
-    idx = np.argsort(-model.score_users(users, np.arange(data.n_users)), axis=1)[:, :20]
-    assert np.isin(idx, model.cold_).any()  # items outside the head do reach the lists
+    from movrec_pipeline.ranking.calibration import Calibration
+
+    model.calibration_ = Calibration(np.linspace(0.3, 0.01, 50), np.linspace(0.2, 0.0, 50))
+    idx, _, _ = model.top_unseen(model.encode(data), np.arange(data.n_users), 20)
+    assert np.isin(idx, model.cold_).any()  # items outside the head reach the lists where calibrated to
 
 
 def test_stored_item_side_scores_bit_for_bit_like_the_fitted_one(data: InteractionData, text: np.ndarray) -> None:
@@ -77,19 +79,47 @@ def test_fold_in_of_a_user_bucket_scores_like_all_users_at_once(data: Interactio
 
 
 @pytest.mark.parametrize("k", [5, 10, 15])
-def test_head_only_top_lists_equal_the_whole_catalogue_ranking(data: InteractionData, text: np.ndarray,
-                                                               k: int) -> None:
-    """``top_unseen`` scores only the head when k <= protect_top; the lists are those of the full ranking."""
+def test_top_lists_are_the_calibrated_merge_of_the_head_and_cold_rankings(data: InteractionData, text: np.ndarray,
+                                                                          k: int) -> None:
+    """``top_unseen`` equals merging brute-force head and cold rankings by the calibration's probabilities."""
+    from movrec_pipeline.ranking.calibration import Calibration
     from movrec_pipeline.ranking.topk import topk_rows
 
-    model = HybridRecommender(lambda_=20.0, head_items=100, protect_top=10, cold_slots=5).fit_items(data, text)
+    model = HybridRecommender(lambda_=20.0, head_items=100).fit_items(data, text)
+    model.calibration_ = Calibration(np.linspace(0.3, 0.01, 50), np.linspace(0.273, 0.0, 50))
     users = model.encode(data)
     rows = np.arange(data.n_users)
-    full = model.score_users(users, rows)
-    seen = users.seen.tocoo()
-    full[seen.row, seen.col] = -np.inf
-    want_idx, want_top = topk_rows(full, k)
-    idx, top, _ = model.top_unseen(users, rows, k)
-    np.testing.assert_array_equal(idx, want_idx)
-    np.testing.assert_array_equal(top, want_top)
-    assert np.isin(idx, model.cold_).any() == (k > 10)  # the band (ranks 11..15) holds the text-scored items
+    warm = model._head_scores(users, rows)[0]
+    cold = model._cold_scores(users, rows)
+    seen = users.seen.toarray().astype(bool)
+    warm[seen[:, model.active_]] = -np.inf
+    cold[seen[:, model.cold_]] = -np.inf
+    w_idx, _ = topk_rows(warm, k)
+    c_idx, _ = topk_rows(cold, k)
+    idx, _, _ = model.top_unseen(users, rows, k)
+    for u in rows.tolist():
+        merged = sorted([(-model.calibration_.warm[r], 0, r, model.active_[w_idx[u, r]]) for r in range(k)]
+                        + [(-model.calibration_.cold[r], 1, r, model.cold_[c_idx[u, r]]) for r in range(k)])
+        assert idx[u].tolist() == [item for *_, item in merged[:k]]
+    assert np.isin(idx, model.cold_).any() == (k > 5)  # cold rank 1 (0.273) comes after warm rank 5 (0.276)
+
+@pytest.mark.parametrize("n", [1, 3, 5, 10])
+def test_a_new_users_stored_list_is_the_list_the_evaluation_measures(data: InteractionData, text: np.ndarray,
+                                                                   n: int) -> None:
+    """A user with only their first n ratings: the stored path (``user_lists.user_recommendations``, what the
+    pipeline writes) and the evaluation's path (``rank_unseen`` on the same ratings, folded in) give one list."""
+    from movrec_pipeline.ranking import user_lists
+    from movrec_pipeline.ranking.calibration import Calibration
+    from movrec_pipeline.ranking.evaluation import first_ratings
+
+    model = HybridRecommender(lambda_=20.0, head_items=100).fit_items(data, text)
+    model.calibration_ = Calibration(np.linspace(0.3, 0.01, 50), np.linspace(0.29, 0.0, 50))
+    newcomers = _random_ratings(9, 30, 300, 12)
+    history, _ = first_ratings(newcomers, newcomers.iloc[:0], n)
+    folded = InteractionData.from_ratings(history, item_ids=data.item_ids)
+    stored = user_lists.user_recommendations(model, folded, {}, 10, users=model.encode(folded))
+    measured = model.rank_unseen(folded, 10)
+    for row, user in enumerate(folded.user_ids.tolist()):
+        ranked = stored[stored["user_id"] == user].sort_values("rank")["movie_id"].tolist()
+        assert ranked == [int(folded.item_ids[c]) for c in measured[row] if c >= 0]
+    assert (stored.groupby("user_id").size() == 10).all() and stored["movie_id"].isin(model.cold_).any()

@@ -85,7 +85,7 @@ def source_dir(ctx: Ctx, filename: str, mutate: Callable[[bytes], bytes]) -> Pat
 def load(ctx: Ctx, filename: str, mutate: Callable[[bytes], bytes]) -> dg.ExecuteInProcessResult:
     asset = "netflix_titles" if filename == NETFLIX else "movielens_ratings"
     resources = {"sources": SourcesResource(data_dir=str(source_dir(ctx, filename, mutate)), allow_download=False)}
-    return materialize(dg.AssetSelection.assets(asset).required_multi_asset_neighbors().without_checks(), resources)
+    return materialize(dg.AssetSelection.assets(asset).required_multi_asset_neighbors(), resources)
 
 
 def failure(result: dg.ExecuteInProcessResult) -> str:
@@ -170,7 +170,7 @@ def case_not_a_dump(ctx: Ctx) -> str:
     folder = ctx.tmp / "data"
     folder.mkdir()
     (folder / "dvdrental.tar").write_bytes(b"this is not a database dump\n" * 100)
-    return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+    return failure(materialize(dg.AssetSelection.assets("dvdrental"),
                                {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
 
@@ -179,7 +179,7 @@ def case_zip_without_dump(ctx: Ctx) -> str:
     folder.mkdir()
     with zipfile.ZipFile(folder / "dvdrental.zip", "w") as zf:
         zf.writestr("README.md", "the dump is missing")
-    return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+    return failure(materialize(dg.AssetSelection.assets("dvdrental"),
                                {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
 
@@ -187,7 +187,7 @@ def case_netflix_gzip_only(ctx: Ctx) -> str:
     folder = ctx.tmp / "data"
     folder.mkdir()
     (folder / f"{NETFLIX}.gz").write_bytes(gzip.compress((data_dir() / NETFLIX).read_bytes()))
-    result = materialize(dg.AssetSelection.assets("netflix_titles").without_checks(),
+    result = materialize(dg.AssetSelection.assets("netflix_titles"),
                          {"sources": SourcesResource(data_dir=str(folder), allow_download=False)})
     assert result.success, step_errors(result)
     mat = result.get_asset_materialization_events()[0].event_specific_data.materialization
@@ -221,7 +221,7 @@ def repacked_tar(folder: Path, inner: str) -> Path:
 def case_dvdrental_repacked_tar(ctx: Ctx) -> str:
     folder = ctx.tmp / "data"
     folder.mkdir()
-    result = materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+    result = materialize(dg.AssetSelection.assets("dvdrental"),
                          {"sources": SourcesResource(data_dir=str(repacked_tar(folder, "dvdrental")),
                                                      allow_download=False)})
     assert result.success, step_errors(result)
@@ -236,7 +236,7 @@ def case_dvdrental_tar_of_other_files(ctx: Ctx) -> str:
         readme = folder / "README.md"
         readme.write_text("the dump is missing")
         tar.add(readme, arcname="README.md")
-    return failure(materialize(dg.AssetSelection.assets("dvdrental").without_checks(),
+    return failure(materialize(dg.AssetSelection.assets("dvdrental"),
                                {"sources": SourcesResource(data_dir=str(folder), allow_download=False)}))
 
 
@@ -375,7 +375,7 @@ def case_identifier_quoting(ctx: Ctx) -> str:
 def case_url_env_var_with_password(ctx: Ctx) -> str:
     ctx.monkeypatch.setenv("MOVREC_REL_WAREHOUSE", "postgresql://movrec:pw-canary-789@127.0.0.1:1/movrec")
     result = materialize(dg.AssetSelection.assets("film_embeddings").without_checks(),
-                         {"postgres": PostgresResource(url_env_var="MOVREC_REL_WAREHOUSE"),
+                         {"postgres": PostgresResource(database_url=dg.EnvVar("MOVREC_REL_WAREHOUSE")),
                           "embedding": embedding_resource(ctx.faults.base_url, "rel-hostile-url")},
                          partition_range=BUCKET0)
     message = failure(result)
@@ -480,7 +480,7 @@ CASES = [
          case_index_method_injection),
     Case("config-table-and-schema-names", "config", "table 'films; DROP TABLE customer', schema 'dvdrental; …'",
          'relation "movrec.films; DROP TABLE customer" does not exist', case_identifier_quoting),
-    Case("config-url-env-var-password", "config", "PostgresResource.url_env_var naming a URL with a password",
+    Case("config-url-env-var-password", "config", "PostgresResource.database_url = a variable's URL with a password",
          "cannot connect to postgresql://movrec:***@127.0.0.1:1/movrec", case_url_env_var_with_password),
     Case("config-password-in-query-string", "config", "DATABASE_URL=…?password=…",
          "cannot connect to postgresql:///movrec?host=127.0.0.1&port=1&password=***", case_password_in_query_string),
@@ -498,7 +498,7 @@ def reload_real_sources(baseline: Baseline):
     """After the table: the real files again, and the warehouse exactly as the clean run left it."""
     yield
     result = materialize(dg.AssetSelection.assets("netflix_titles", "movielens_movies")
-                         .required_multi_asset_neighbors().without_checks())
+                         .required_multi_asset_neighbors())
     assert result.success, step_errors(result)
     assert not baseline.check_unchanged()
 

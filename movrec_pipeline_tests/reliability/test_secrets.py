@@ -17,7 +17,7 @@ from dagster._serdes import serialize_value
 
 from movrec_pipeline.cli import main as cli
 from movrec_pipeline.defs.resources import PostgresResource
-from movrec_pipeline.warehouse import connection, embedded
+from movrec_pipeline.warehouse import embedded
 from movrec_pipeline_tests.conftest import FULL_RANGE, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import FIGURES, embedding_resource
 
@@ -50,17 +50,18 @@ def test_secrets_stay_out_of_events_config_and_output(secret_env: str, faults, c
     faults.configure(require_api_key=KEY)  # only the canary key gets vectors: the key really was used
     instance = dg.DagsterInstance.ephemeral()
     ok = materialize(dg.AssetSelection.assets("film_embeddings", "film_vector_index"),
-                     {"postgres": PostgresResource(),  # own model name: embedders are cached per config, not key
+                     {"postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL")),  # as the definitions do
+                      # own model name: embedders are cached per config, not key
                       "embedding": embedding_resource(faults.base_url, "rel-secret", model="rel-secret-embed")},
                      partition_range=FULL_RANGE, instance=instance)
     assert ok.success, step_errors(ok)
-    assert connection.warehouse_url() == secret_env  # the run went through the password-carrying URL
+    assert PostgresResource(database_url=secret_env).url() == secret_env  # the run's URL carries the password
     assert faults.stats["status"][200] > 0 and faults.stats["status"][401] == 0
     records = [run_record(instance, ok)]
 
     faults.configure(require_api_key="sk-another-key")  # 401 whose body echoes the key we sent
     bad_key = materialize(dg.AssetSelection.assets("film_embeddings"),
-                          {"postgres": PostgresResource(),
+                          {"postgres": PostgresResource(database_url=dg.EnvVar("DATABASE_URL")),
                            "embedding": embedding_resource(faults.base_url, "rel-secret", model="rel-secret-401",
                                                            max_retries=0)},
                           partition_range=("b00", "b00"), instance=instance)
@@ -72,7 +73,7 @@ def test_secrets_stay_out_of_events_config_and_output(secret_env: str, faults, c
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MOVREC_REL_REFUSED", refused_url)
         refused = materialize(dg.AssetSelection.assets("film_embeddings"),
-                              {"postgres": PostgresResource(url_env_var="MOVREC_REL_REFUSED"),
+                              {"postgres": PostgresResource(database_url=dg.EnvVar("MOVREC_REL_REFUSED")),
                                "embedding": embedding_resource(faults.base_url, "rel-secret")},
                               partition_range=("b00", "b00"), instance=instance)
     assert not refused.success

@@ -15,7 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from movrec_pipeline.defs.resources import PostgresResource, SourcesResource
+from movrec_pipeline.core.settings import SourceSettings
+from movrec_pipeline.defs.resources import PostgresResource, SourcesResource, from_env
 from movrec_pipeline_tests.conftest import data_dir, materialize, step_errors
 from movrec_pipeline_tests.reliability.conftest import DIGESTS, FIGURES, one
 
@@ -61,8 +62,8 @@ def load(asset: str, directory: Path, run_config: dict | None = None) -> dg.Exec
     from movrec_pipeline.definitions import loaded
 
     return dg.materialize(list(loaded().assets) + list(loaded().asset_checks), selection=selection,
-                          resources={**loaded().resources, "sources": SourcesResource(data_dir=str(directory),
-                                                                                    allow_download=False)},
+                          resources={**loaded().resources, "sources": from_env(  # the environment as a run sees it
+                              SourcesResource, SourceSettings, data_dir=str(directory), allow_download=False)},
                           instance=dg.DagsterInstance.ephemeral(), run_config=run_config, raise_on_error=False)
 
 

@@ -14,12 +14,13 @@ $$;
 CREATE INDEX IF NOT EXISTS movies_search_idx ON movielens.movies
     USING gin (movrec.movie_search_document(clean_title, genres, year));
 
--- When ratings were given: makes max(rated_at) ("the newest rating") an index lookup for the view below.
+-- When ratings were given: makes max(rated_at) ("the newest rating") an index lookup for the table below.
 CREATE INDEX IF NOT EXISTS ratings_rated_at_idx ON movielens.ratings (rated_at);
 
--- Per-movie rating statistics, seed 003's movie_stats, as a TABLE rebuilt here (in the publishing transaction,
--- so it always matches the published ratings; readers see the previous table until the commit). It was a plain
--- view that re-aggregated every rating on each call: at 32 M ratings browse and title search took seconds.
+-- Per-movie rating statistics, the ParadeDB search system's movie_stats, as a TABLE rebuilt here (in the
+-- publishing transaction, so it always matches the published ratings; readers see the previous table until the
+-- commit). It was a plain view that re-aggregated every rating on each call: at 32 M ratings browse and title
+-- search took seconds.
 -- Ratings are aggregated per movie first (float averages), then joined to every movie. "Recent" means the
 -- 365 days before the newest rating in the data set (MovieLens snapshots end years before today). The
 -- view of older warehouses is dropped first.

@@ -210,3 +210,18 @@ CREATE TABLE IF NOT EXISTS movrec.vector_index_settings (
     tuned_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (item_kind, model_id)
 );
+
+-- The served MovieLens model as chosen on the loaded data's own validation split (history: one row per choice).
+CREATE TABLE IF NOT EXISTS movrec.model_selection (
+    selected_at timestamptz NOT NULL DEFAULT now(),
+    served      text        NOT NULL,
+    settings    jsonb       NOT NULL,  -- the hybrid's settings
+    baselines   jsonb       NOT NULL,  -- each baseline's tuned values
+    validation  jsonb       NOT NULL,  -- every candidate's validation figures
+    calibration jsonb,                 -- hit probability by rank, warm and cold lists (null: head first)
+    users       integer     NOT NULL,
+    ratings     bigint      NOT NULL,
+    seconds     real        NOT NULL,
+    note        text        NOT NULL DEFAULT ''
+);
+ALTER TABLE movrec.recommendation_quality ADD COLUMN IF NOT EXISTS cold_ndcg_at_20 real;

@@ -53,7 +53,7 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
             **tuned.chosen.build, "ef_search": tuned.chosen.ef_search or 0, "probes": tuned.chosen.probes or 0,
             "recall_at_10": round(tuned.chosen.recall, 4), "p50_latency_ms": round(tuned.chosen.p50_ms, 2),
             "p95_latency_ms": round(tuned.chosen.p95_ms, 2), "recall_floor": tuned.floor,
-            "exact_fallback": tuned.exact_fallback,
+            "exact_fallback": tuned.exact_fallback, "dropped": tuned.dropped,
             "build_seconds": tuned.build_seconds, "rebuilds": tuned.rebuilds, "settings_tried": len(tuned.trials),
             "tuning": tuned.summary(), "model_id": model_id, "dimensions": dims,
         })

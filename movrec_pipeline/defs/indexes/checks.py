@@ -32,19 +32,10 @@ def _recall_check(kind: str) -> dg.AssetChecksDefinition:
                     "p95_latency_ms": round(found.p95_ms, 3), "queries": found.queries, "floor": floor,
                     "uses_index": found.uses_index, "ef_search": (recorded and recorded.ef_search) or 0,
                     "probes": (recorded and recorded.probes) or 0}
-        if found.queries == 0:
-            return dg.AssetCheckResult(passed=True, metadata={**metadata, "note": "no vectors yet"})
-        if recorded is None:
-            return dg.AssetCheckResult(passed=False, metadata={
-                **metadata, "what_to_do": f"materialize {kind}_vector_index (no tuned settings recorded)"})
-        if recorded.exact:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={
-                **metadata, "what_to_do": "the asset already tried every depth and denser rebuilds within "
-                "MOVREC_INDEX_MAX_P95_MS; queries on this kind search exactly: raise MOVREC_INDEX_MAX_P95_MS to "
-                "allow deeper searches, or lower MOVREC_INDEX_RECALL_FLOOR"})
-        passed = found.recall >= floor and found.uses_index
-        return dg.AssetCheckResult(passed=passed, metadata={**metadata, **({} if passed else {
-            "what_to_do": f"re-materialize {kind}_vector_index: it re-tunes the search depth on the current vectors"})})
+        passed, warn_only, what_to_do = index_tuning.verdict(kind, found, recorded, floor)
+        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN if warn_only else
+                                   dg.AssetCheckSeverity.ERROR, metadata={**metadata, **(
+                                       {"what_to_do": what_to_do} if what_to_do else {})})
 
     return _recall
 

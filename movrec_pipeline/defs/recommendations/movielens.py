@@ -11,40 +11,44 @@ from movrec_pipeline.defs import versions
 from movrec_pipeline.defs.metadata import column_schema, preview
 from movrec_pipeline.defs.partitions import BACKFILL_POLICY, N_BUCKETS, USER_BUCKETS, buckets_of
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
+from movrec_pipeline.defs.recommendations.selection import MODEL_SELECTION
 from movrec_pipeline.defs.resources import EmbeddingResource, PostgresResource, RecommenderResource
-from movrec_pipeline.ranking import baselines, user_lists
+from movrec_pipeline.ranking import baselines, selection, user_lists
 from movrec_pipeline.ranking.hybrid import HybridRecommender
-from movrec_pipeline.warehouse import artifacts, fingerprints, movielens, sqlfiles, vectors
+from movrec_pipeline.warehouse import artifacts, fingerprints, movielens, selections, sqlfiles, vectors
 from movrec_pipeline.warehouse.embedding_models import SVD_DIMS
 from movrec_pipeline.warehouse.tables import copy_frame, replace_rows
 
-COMMON = dict(owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL, code_version="1")
+COMMON = dict(owners=OWNERS, retry_policy=DB_RETRY, pool=DB_POOL, code_version="2")
 
 
 ITEM_MODEL = "movielens_item_model"
 
 
 @dg.asset(
-    deps=["movielens_ratings", "movielens_movie_embeddings", "movielens_vector_index"], group_name="recommendations",
+    deps=[MODEL_SELECTION, "recommendation_quality", "movielens_ratings", "movielens_movie_embeddings",
+          "movielens_vector_index"], group_name="recommendations",
     kinds={"postgres", "numpy", "scipy"}, automation_condition=DOWNSTREAM, **COMMON,
-    description="The item side of the project's recommender, fitted once on every rating: EASE on the "
-    f"{baselines.HEAD_ITEMS:,} most-rated movies (a dense head x head model), text ridge maps for the others; "
-    "stored in `movrec.model_artifacts` for whichever worker scores users with it.",
+    description="The item side of the served recommender, fitted once on every rating with the settings "
+    f"`{MODEL_SELECTION}` chose: EASE on the {baselines.HEAD_ITEMS:,} most-rated movies (a dense head x head "
+    "model), text ridge maps for the others, the calibrated merge of the two; stored in `movrec.model_artifacts` "
+    "for whichever worker scores users with it. Downstream of the evaluation: a blocking quality check that fails "
+    "keeps yesterday's lists.",
 )
-def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
-                         recommender: RecommenderResource) -> dg.MaterializeResult:
+def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresResource,
+                         embedding: EmbeddingResource) -> dg.MaterializeResult:
     model_id, dims = embedding.active_model(postgres)
-    version = versions.inputs_version(context, postgres, model_id, recommender.ease_lambda, baselines.HEAD_ITEMS,
-                                      baselines.TUNED_HYBRID)
+    version = versions.inputs_version(context, postgres, model_id, baselines.HEAD_ITEMS)
     with postgres.connect() as conn:
         if versions.unchanged(context, version) and artifacts.fingerprint_of(conn, ITEM_MODEL) == version:
             return versions.kept(context, version, None)
         keys, matrix = vectors.fetch_vectors(conn, "movielens", model_id, dims)
         item_ids, _ = movielens.catalogue(conn)
         data = movielens.interactions(conn, item_ids)
+        chosen = selections.latest(conn) or selection.default_selection()
     started = time.perf_counter()
     text = user_lists.usable_text_vectors(user_lists.align_vectors(item_ids, keys, matrix, dims))
-    model = user_lists.hybrid(recommender.ease_lambda).fit_items(data, text)
+    model = chosen.apply(chosen.hybrid(baselines.HEAD_ITEMS).fit_items(data, text))
     fit_seconds = time.perf_counter() - started
     arrays, meta = model.item_arrays()
     counts = data.item_counts()
@@ -54,7 +58,8 @@ def movielens_item_model(context: dg.AssetExecutionContext, postgres: PostgresRe
         "rebuilt": True, "head_items": len(model.active_),
         "head_share_of_ratings": round(float(counts[model.active_].sum() / max(counts.sum(), 1)), 4),
         "text_scored_items": len(model.cold_), "fit_seconds": round(fit_seconds, 1), "stored_bytes": stored,
-        "text_vectors_used": text is not None, "users": data.n_users, "ratings": int(data.matrix.nnz)})
+        "text_vectors_used": text is not None, "users": data.n_users, "ratings": int(data.matrix.nnz),
+        "settings": dg.MetadataValue.json(chosen.settings), "calibrated_merge": model.calibration_ is not None})
 
 
 @dg.asset(
