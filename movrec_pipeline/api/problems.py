@@ -103,6 +103,16 @@ def slug_of(exc: QueryError) -> str:
     return "invalid-parameter"
 
 
+def unreadable_body(cause: BaseException) -> str:
+    """Why a body is not JSON where the JSON parser did not say (FastAPI's bare 400), in one line. Malformed JSON is
+    a 422 from FastAPI itself; bytes that are not UTF-8 or nesting too deep for the parser are bad input as much."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"JSON decode error: not UTF-8 ({cause.reason} at byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "JSON decode error: nested too deeply"
+    return f"JSON decode error: {type(cause).__name__}"
+
+
 def install(app: Any, retry_after_s: int) -> None:
     """Exception handlers answering every error of ``app`` as a problem."""
     retry = {"Retry-After": str(retry_after_s)}
@@ -132,6 +142,10 @@ def install(app: Any, retry_after_s: int) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 304:  # not an error: no body
             return Response(status_code=304, headers=exc.headers)
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not read the body as JSON
+            msg = unreadable_body(exc.__cause__)
+            return response(422, f"body: {msg}", request.url.path, slug="invalid-parameter",
+                            errors=[{"loc": ["body"], "msg": msg}])
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return response(exc.status_code, detail, request.url.path, headers=exc.headers)
 

@@ -39,7 +39,8 @@ def test_docs_try_it_out_runs_a_call(api: ApiServer, client: httpx.Client) -> No
         operation.locator("input[placeholder='user_id']").fill("7")
         operation.locator("input[placeholder='limit']").fill("3")
         operation.get_by_role("button", name="Execute").click()
-        status = operation.locator(".live-responses-table .response-col_status").first
+        # the row's cell: the table's header cell ("Code") has the class response-col_status too
+        status = operation.locator(".live-responses-table tr.response .response-col_status").first
         status.wait_for(timeout=TIMEOUT_MS)
         body_text = operation.locator(".live-responses-table .microlight").first.inner_text(timeout=TIMEOUT_MS)
         page.screenshot(path=str(ARTIFACTS / "api_docs_try_it_out.png"), full_page=True)

@@ -5,7 +5,7 @@ from liked and disliked examples (``POST /v1/recommend``, shaped like the vector
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
 from movrec_pipeline import query
@@ -21,28 +21,40 @@ ETAG_HEADER = {"ETag": {"description": "strong validator of a stored list (absen
                         "schema": {"type": "string"}}}
 NOT_MODIFIED = {304: {"description": "not modified: If-None-Match still names the stored list"}}
 
-ExampleId = Annotated[int, Field(ge=1, le=INT32)]
+# The request body is read strictly: its schema says boolean, integer, number, and pydantic's lax mode would also take
+# 0 for false, "10" for 10 or "0.5" for 0.5, which the schema refuses.
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+def _integral(value: object) -> object:
+    """5.0 is an integer to JSON Schema, so it is read as 5 (strict mode alone would refuse it)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integral = BeforeValidator(_integral)  # after the bounds in Annotated[int, ...], so the schema keeps them
+ExampleId = Annotated[int, Field(ge=1, le=INT32), Integral]
+Year = Annotated[int, Field(ge=1800, le=2200), Integral]
 
 
 class YearRange(BaseModel):
     """Release years, both ends included."""
 
-    model_config = ConfigDict(extra="forbid")
-    gte: int | None = Field(None, ge=1800, le=2200)
-    lte: int | None = Field(None, ge=1800, le=2200)
+    model_config = STRICT
+    gte: Year | None = None
+    lte: Year | None = None
 
 
 class RatingRange(BaseModel):
     """Average MovieLens rating."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     gte: float = Field(ge=0.5, le=5.0)
 
 
 class MovieFilterBody(BaseModel):
     """Keep only movies with all these genres, released in these years, rated this well on average."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     genres: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=10)
     year: YearRange | None = None
     rating: RatingRange | None = None
@@ -84,7 +96,7 @@ def router(settings: ApiSettings, auth: bool) -> APIRouter:
     class RecommendRequest(BaseModel):
         """Movies like the positive examples and unlike the negative ones (MovieLens ids)."""
 
-        model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [
             {"positive": [1, 260, 1196], "negative": [2], "strategy": "average_vector",
              "filter": {"genres": ["Action"], "year": {"gte": 1980}}, "limit": 5}]})
         positive: list[ExampleId] = Field(min_length=1, max_length=50, description="liked movie ids")
@@ -96,8 +108,8 @@ def router(settings: ApiSettings, auth: bool) -> APIRouter:
             "collaborative", description="ratings-based SVD vectors, or the active text model's")
         filter: MovieFilterBody | None = None
         score_threshold: float | None = Field(None, ge=-1.0, le=1.0, description="leave out lower scores")
-        limit: int = Field(10, ge=1, le=paging.max_limit)
-        offset: int = Field(0, ge=0, le=paging.max_offset)
+        limit: Annotated[int, Field(ge=1, le=paging.max_limit), Integral] = 10
+        offset: Annotated[int, Field(ge=0, le=paging.max_offset), Integral] = 0
         exact: bool = Field(False, description="search exactly instead of through the vector index")
 
     @r.post("/recommend", response_model=Listing, operation_id="recommend_from_examples",
