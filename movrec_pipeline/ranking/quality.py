@@ -4,7 +4,7 @@
 * **KFOLD**: k-fold cross-validation over users; every user is held out of training once, their first 80 % of
   ratings folded in at scoring time (no refit), the rest test. Per-user figures of all folds are pooled, so the
   paired tests run over every user. Above ``FOLD_USERS`` users the folds are over a fixed sample of that many
-  (five fits per method instead of one: what keeps the evaluation within the daily budget at the ML-32M shape).
+  (scoring cost bounded; the five folds' item-side fits still grow with the catalogue: docs/evaluation.md).
 * **NEW1, NEW3, NEW5, NEW10**: the same folds' models, for a held-out user who has given only their first n
   ratings; the test is every later rating.
 * **LIO** (leave items out): a random 10 % of the rated movies leave the T80 training data entirely; the test is
