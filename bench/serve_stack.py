@@ -50,11 +50,14 @@ def _stored_top10(pool, user_id: int):
         return recommend_for_user(user_id, 10, conn=conn)
 
 
-def _thread_pool_lifespan(state: dict):
-    """A lifespan that sizes anyio's default thread limiter to the pool and opens / closes the pool in ``state``."""
+def fastapi_app():
+    """FastAPI: a plain ``def`` endpoint runs in anyio's thread pool (its limiter set to the pool size)."""
     from contextlib import asynccontextmanager
 
     import anyio.to_thread
+    from fastapi import FastAPI
+
+    state = {}
 
     @asynccontextmanager
     async def lifespan(app):
@@ -62,17 +65,6 @@ def _thread_pool_lifespan(state: dict):
         state["pool"] = _pool()
         yield
         state["pool"].close()
-
-    return lifespan
-
-
-def fastapi_app():
-    """FastAPI: a plain ``def`` endpoint runs in anyio's thread pool (its limiter set to the pool size)."""
-
-    from fastapi import FastAPI
-
-    state: dict = {}
-    lifespan = _thread_pool_lifespan(state)
 
     app = FastAPI(lifespan=lifespan)
 
@@ -122,11 +114,19 @@ def fastapi_orjson_app():
 
 def litestar_app():
     """Litestar: ``sync_to_thread=True`` runs the handler in anyio's thread pool; msgspec serialises."""
+    from contextlib import asynccontextmanager
 
+    import anyio.to_thread
     from litestar import Litestar, get
 
-    state: dict = {}
-    lifespan = _thread_pool_lifespan(state)
+    state = {}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
+        state["pool"] = _pool()
+        yield
+        state["pool"].close()
 
     @get("/ping")
     async def ping() -> dict:
