@@ -66,18 +66,17 @@ class RP3betaRecommender:
         self.seen_ = x.tocsr()
         return self
 
-    def _head_scores(self, seen: sp.csr_matrix, user_rows: np.ndarray) -> np.ndarray:
-        return np.asarray((seen[user_rows][:, self.active_] @ self.w_).todense(), dtype=np.float32)
+    def _full_scores(self, seen: sp.csr_matrix, user_rows: np.ndarray) -> np.ndarray:
+        """Every item's score (0 outside the head) for ``user_rows`` of ``seen``."""
+        out = np.zeros((len(user_rows), self.n_items_), np.float32)
+        out[:, self.active_] = (seen[np.asarray(user_rows)][:, self.active_] @ self.w_).toarray()
+        return out
 
     def scores_for(self, data: InteractionData, user_rows: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(user_rows), self.n_items_), np.float32)
-        out[:, self.active_] = self._head_scores(data.seen(), np.asarray(user_rows))
-        return out
+        return self._full_scores(data.seen(), user_rows)
 
     def score(self, user_rows: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(user_rows), self.n_items_), np.float32)
-        out[:, self.active_] = self._head_scores(self.seen_, np.asarray(user_rows))
-        return out
+        return self._full_scores(self.seen_, user_rows)
 
     def rank_unseen(self, data: InteractionData | None, k: int, block: int = 2048) -> np.ndarray:
         """(users, k) item columns of each user's best unseen head items (-1 past the end), for ``data``'s users
@@ -87,8 +86,9 @@ class RP3betaRecommender:
         out = np.full((seen.shape[0], k), -1, np.int64)
         for lo in range(0, seen.shape[0], block):
             rows = np.arange(lo, min(lo + block, seen.shape[0]))
-            scores = self._head_scores(seen, rows)
-            sub = head_seen[rows].tocoo()
+            sub = head_seen[rows]
+            scores = (sub @ self.w_).toarray().astype(np.float32, copy=False)  # the head only (sliced once)
+            sub = sub.tocoo()
             scores[sub.row, sub.col] = -np.inf
             idx, top = topk_rows(scores, min(k, scores.shape[1]))
             out[rows, : idx.shape[1]] = np.where(np.isfinite(top), self.active_[idx], -1)
