@@ -10,6 +10,7 @@ import pytest
 from movrec_pipeline.core.errors import MovrecError, PermanentEmbeddingError
 from movrec_pipeline.core.settings import (
     GROUPS,
+    ApiSettings,
     CheckSettings,
     EmbeddingSettings,
     IndexSettings,
@@ -37,6 +38,9 @@ NON_DEFAULTS: dict[type[Settings], dict[str, str]] = {
     CheckSettings: {"coverage_threshold": "0.9", "ndcg_floor": "0.05"},
     RunSettings: {"daily_cron": "30 2 * * *", "timezone": "Europe/Paris", "dask_scheduler": "tcp://10.0.0.5:8786",
                   "buckets_per_run": "8", "pool_limits": "movrec_db_heavy=2"},
+    ApiSettings: {"host": "0.0.0.0", "port": "9000", "workers": "2", "key_hashes": "sha256:" + "ab" * 32,
+                  "pool_size": "4", "timeout_seconds": "2.5", "max_body_bytes": "4096", "max_limit": "50",
+                  "retry_after_seconds": "5"},
 }
 RESOURCE_KEYS = {SourceSettings: "sources", EmbeddingSettings: "embedding", IndexSettings: "index_settings",
                  RecommenderSettings: "recommender", CheckSettings: "thresholds"}
@@ -110,6 +114,13 @@ def test_run_settings_reach_the_schedule_the_executor_the_backfills_and_the_pool
         monkeypatch.undo()
         importlib.reload(partitions)
         importlib.reload(automation)
+
+
+def test_api_settings_come_from_the_environment(monkeypatch) -> None:
+    """The API is no Dagster resource: its settings reach it through the environment only (``movrec serve``)."""
+    expected = _set(monkeypatch, ApiSettings)
+    assert all(expected[f] != ApiSettings.model_fields[f].default for f in expected)
+    assert ApiSettings.from_env().model_dump() == expected
 
 
 def test_paths_come_from_the_environment(monkeypatch, tmp_path: Path) -> None:

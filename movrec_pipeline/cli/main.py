@@ -34,14 +34,44 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
+    """`dagster dev` (and with --api the HTTP API) as children that SIGTERM/SIGINT stop, whole process groups."""
     from movrec_pipeline.cli import instance
+    from movrec_pipeline.cli.supervise import supervise
 
     instance.prepare_environment()
     instance.apply_pool_limits()
-    argv = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port),
-            "-w", str(paths.PROJECT_DIR / "workspace.yaml")]
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return subprocess.call(argv)
+    commands = [[sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port),
+                 "-w", str(paths.PROJECT_DIR / "workspace.yaml")]]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    if args.api:
+        commands.append([sys.executable, "-m", "movrec_pipeline.cli", "serve", "--host", args.api_host,
+                         "--port", str(args.api_port)])
+    return supervise(commands)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The HTTP API (granian, ``--workers`` processes) until SIGTERM/SIGINT."""
+    from movrec_pipeline.api import server
+    from movrec_pipeline.core.settings import ApiSettings
+
+    settings = ApiSettings.from_env()
+    return server.run(args.host or settings.host, args.port or settings.port, args.workers or settings.workers)
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    """A new API key and the digest that goes into MOVREC_API_KEY_HASHES (or the digest of a key read from stdin)."""
+    from movrec_pipeline.api import auth
+
+    if args.hash:
+        key = sys.stdin.readline().strip()
+        if not key:
+            raise MovrecError("give the key on standard input: echo -n KEY | movrec api-key --hash")
+        print(auth.digest(key))
+        return 0
+    key, digest = auth.new_key()
+    print(f"key:    {key}\ndigest: {digest}\n\nexport MOVREC_API_KEY_HASHES={digest}  # the server keeps only this;"
+          " callers send Authorization: Bearer <key>")
+    return 0
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -98,10 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_materialize)
     p = sub.add_parser("env", help="shell exports for dg / dagster: eval \"$(movrec env)\"; dg list defs")
     p.set_defaults(func=cmd_env)
-    p = sub.add_parser("dev", help="Dagster webserver + daemon on 127.0.0.1")
+    p = sub.add_parser("dev", help="Dagster webserver + daemon on 127.0.0.1 (with --api the HTTP API beside it)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--api", action="store_true", help="also run the HTTP API (movrec serve)")
+    p.add_argument("--api-host", default="127.0.0.1")
+    p.add_argument("--api-port", type=int, default=8000)
     p.set_defaults(func=cmd_dev)
+    p = sub.add_parser("serve", help="the HTTP API over the materialized tables (OpenAPI at /docs)")
+    p.add_argument("--host", default=None, help="address to bind (default MOVREC_API_HOST or 127.0.0.1; anything "
+                   "but loopback requires MOVREC_API_KEY_HASHES)")
+    p.add_argument("--port", type=int, default=None, help="default MOVREC_API_PORT or 8000")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default MOVREC_API_WORKERS or 1)")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("api-key", help="make an API key and the digest to put in MOVREC_API_KEY_HASHES")
+    p.add_argument("--hash", action="store_true", help="print the digest of a key read from standard input")
+    p.set_defaults(func=cmd_api_key)
     p = sub.add_parser("settings", help="every setting: variable, value in effect, default, meaning")
     p.add_argument("--markdown", action="store_true", help="the table as markdown (README)")
     p.set_defaults(func=cmd_settings)

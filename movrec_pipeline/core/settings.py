@@ -187,8 +187,27 @@ class RunSettings(Settings):
                            "movrec_embedding_api=2")
 
 
+class ApiSettings(Settings):
+    """The HTTP API (``movrec serve``): where it listens, who may call it, and its limits."""
+
+    ENV_PREFIX: ClassVar[str] = "MOVREC_API_"
+    host: str = Field("127.0.0.1", description="address the API binds to; anything but loopback requires API keys")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the API")
+    workers: int = Field(1, ge=1, description="server worker processes")
+    key_hashes: str = Field("", description="comma-separated `sha256:<hex>` digests of the accepted API keys "
+                            "(`movrec api-key` makes one); callers send `Authorization: Bearer <key>`")
+    pool_size: int = Field(8, ge=1, le=200, description="database connections per worker, = threads running "
+                           "queries at once")
+    timeout_seconds: float = Field(10.0, gt=0, description="time limit of a request (and of each SQL statement)")
+    max_body_bytes: int = Field(16384, ge=1024, description="largest request body accepted (413 beyond)")
+    max_limit: int = Field(100, ge=1, le=1000, description="largest page size (`limit`); `offset + limit` is at "
+                           "most 1000")
+    retry_after_seconds: int = Field(30, ge=0, description="`Retry-After` of 503 answers (nothing materialized, "
+                                     "database busy or down)")
+
+
 GROUPS: tuple[type[Settings], ...] = (SourceSettings, EmbeddingSettings, IndexSettings, RecommenderSettings,
-                                      CheckSettings, RunSettings)
+                                      CheckSettings, RunSettings, ApiSettings)
 
 
 def secret_present(name: str, environ: Mapping[str, str] | None = None) -> bool:

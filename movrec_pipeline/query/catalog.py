@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.errors import NotFoundError, QueryError
 from movrec_pipeline.query.results import Item
 from movrec_pipeline.warehouse import sqlfiles
 
@@ -43,11 +43,11 @@ def _id_range(conn: psycopg.Connection, table: tuple[str, str], column: str) -> 
 
 
 def customer(conn: psycopg.Connection, customer_id: int) -> tuple[str, int]:
-    """(name, number of rentals) of a dvdrental customer; unknown ones raise :class:`QueryError`."""
+    """(name, number of rentals) of a dvdrental customer; unknown ones raise :class:`NotFoundError`."""
     row = conn.execute(sqlfiles.load("query/customer"), {"customer_id": customer_id}).fetchone()
     if row is None:
         ids = _id_range(conn, ("dvdrental", "customer"), "customer_id")
-        raise QueryError(f"unknown customer {customer_id} (customer ids are {ids})")
+        raise NotFoundError(f"unknown customer {customer_id} (customer ids are {ids})")
     return row[1], int(row[2])
 
 
@@ -57,11 +57,11 @@ def require_rentals(customer_id: int, name: str, rentals: int) -> None:
 
 
 def ml_user(conn: psycopg.Connection, user_id: int) -> tuple[int, float]:
-    """(number of ratings, mean rating) of a MovieLens user; unknown ones raise :class:`QueryError`."""
+    """(number of ratings, mean rating) of a MovieLens user; unknown ones raise :class:`NotFoundError`."""
     n, mean = conn.execute(sqlfiles.load("query/user"), {"user_id": user_id}).fetchone()
     if not n:
         ids = _id_range(conn, ("movielens", "ratings"), "user_id")
-        raise QueryError(f"unknown MovieLens user {user_id} (user ids are {ids})")
+        raise NotFoundError(f"unknown MovieLens user {user_id} (user ids are {ids})")
     return int(n), float(mean)
 
 
@@ -119,18 +119,20 @@ def resolve_movie(conn: psycopg.Connection, movie: int | str) -> Ref:
         found = movies(conn, [int(movie)])
         if not found:
             ids = _id_range(conn, ("movielens", "movies"), "movie_id")
-            raise QueryError(f"unknown MovieLens movie id {movie} (movie ids are {ids})")
+            raise NotFoundError(f"unknown MovieLens movie id {movie} (movie ids are {ids})")
         return next(iter(found.values()))
     text = str(movie).strip()
     if not text:
         raise QueryError("empty movie title")
+    if "\x00" in text:
+        raise QueryError("movie title contains a NUL character")
     match = _YEAR.fullmatch(text)
     title, year = (match["title"], int(match["year"])) if match else (text, None)
     rows = conn.execute(sqlfiles.load("query/movie_titles"), {"titles": _stored_forms(title)}).fetchall()
     rows = [r for r in rows if year is None or r[2] == year]
     if not rows:
         hint = _suggest(conn, title, ("movielens", "movies"), "clean_title", "year")
-        raise QueryError(f"unknown movie title {text!r}: {hint}")
+        raise NotFoundError(f"unknown movie title {text!r}: {hint}")
     best, others = rows[0], rows[1:]
     alternatives = tuple(f"{r[1]} ({r[2]}) [id {r[0]}]" for r in others)
     return Ref("movielens", str(best[0]), best[1], best[2], list(best[3] or []), alternatives)
@@ -141,15 +143,17 @@ def resolve_show(conn: psycopg.Connection, show: str) -> Ref:
     text = str(show).strip()
     if not text:
         raise QueryError("empty show id or title")
+    if "\x00" in text:
+        raise QueryError("show id or title contains a NUL character")
     if SHOW_ID.fullmatch(text.lower()):
         found = shows(conn, [text.lower()])
         if not found:
-            raise QueryError(f"unknown Netflix show id {text!r} (ids look like s123; or give an exact title)")
+            raise NotFoundError(f"unknown Netflix show id {text!r} (ids look like s123; or give an exact title)")
         return next(iter(found.values()))
     rows = conn.execute(sqlfiles.load("query/show_titles"), {"title": " ".join(text.lower().split())}).fetchall()
     if not rows:
         hint = _suggest(conn, text, ("netflix", "shows"), "title", "release_year")
-        raise QueryError(f"unknown Netflix show {text!r}: {hint}")
+        raise NotFoundError(f"unknown Netflix show {text!r}: {hint}")
     best = rows[0]
     alternatives = tuple(f"{r[1]} ({r[3]}) [{r[0]}]" for r in rows[1:])
     return Ref("netflix", best[0], best[1], best[3], list(best[4] or []), alternatives, best[2] or "")

@@ -1,34 +1,30 @@
-"""Recommendations: a customer's Netflix picks (stored or live), a MovieLens user's, or from example movies."""
+"""Recommendations: a dvdrental customer's Netflix picks and a MovieLens user's movies, stored or live."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import psycopg
 
 from movrec_pipeline.query import catalog
-from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.errors import NotFoundError, QueryError
 from movrec_pipeline.query.models import Model, active_text_model, collaborative_model, require_vectors
-from movrec_pipeline.query.results import Item, Listing
+from movrec_pipeline.query.results import Listing
 from movrec_pipeline.query.session import (
     CUSTOMER_RECS,
     DVDRENTAL,
     MAX_K,
-    MOVIES,
     RATINGS,
     SHOWS,
     USER_RECS,
-    check_k,
+    check_page,
     session,
 )
-from movrec_pipeline.query.vectors import as_array, index_label, knn, unit, vectors_for
+from movrec_pipeline.query.taste import user_taste
+from movrec_pipeline.query.vectors import as_array, knn, label, unit, vectors_for
 from movrec_pipeline.ranking.diversity import mmr_rerank
 from movrec_pipeline.ranking.profiles import weighted_profile
 from movrec_pipeline.ranking.topk import normalize_rows
 from movrec_pipeline.warehouse import sqlfiles
-
-MAX_EXAMPLES = 100
 
 
 def _check_diversity(diversity: float) -> float:
@@ -48,23 +44,29 @@ def _diversify(keys: list[str], scores: list[float], vectors: dict[str, np.ndarr
     return [usable[int(p)] for p in picks]
 
 
+def _page(listing: Listing, offset: int) -> Listing:
+    """The listing without its first ``offset`` items (ranks stay those of the whole list)."""
+    listing.items = listing.items[offset:]
+    return listing
+
+
 def recommend_for_customer(customer_id: int, k: int = 10, *, diversity: float = 0.0, live: bool = False,
-                           conn: psycopg.Connection | None = None) -> Listing:
-    """Netflix shows for a dvdrental customer.
+                           offset: int = 0, conn: psycopg.Connection | None = None) -> Listing:
+    """Netflix shows for a dvdrental customer: ``k`` of them after the first ``offset``.
 
     From ``movrec.customer_netflix_recommendations``, or with ``live=True`` from the current vectors: the
     profile is the mean of the rented films' unit vectors (weighted by rentals, as the asset builds it)
     and the shows come from the Netflix vector index. ``diversity`` > 0 re-ranks with MMR.
     """
-    check_k(k)
+    depth = check_page(k, offset)
     diversity = _check_diversity(diversity)
     needs = (DVDRENTAL, SHOWS) if live else (CUSTOMER_RECS, DVDRENTAL)
     with session(conn, *needs) as c:
         name, rentals = catalog.customer(c, customer_id)
         catalog.require_rentals(customer_id, name, rentals)
         if live:
-            return _live_customer(c, customer_id, name, k, diversity)
-        return _stored_customer(c, customer_id, name, k, diversity)
+            return _page(_live_customer(c, customer_id, name, depth, diversity), offset)
+        return _page(_stored_customer(c, customer_id, name, depth, diversity), offset)
 
 
 def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int, diversity: float) -> Listing:
@@ -72,7 +74,7 @@ def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: i
     if not rows:
         gap = conn.execute(sqlfiles.load("query/profile_gap"), {"customer_id": customer_id}).fetchone()
         reason = gap[0] if gap else "not in the table yet (re-materialize customer_netflix_recommendations)"
-        raise QueryError(f"no recommendations for customer {customer_id} ({name}): {reason}")
+        raise NotFoundError(f"no recommendations for customer {customer_id} ({name}): {reason}")
     keys = [r[1] for r in rows]
     vectors: dict[str, np.ndarray] = {}
     if diversity:
@@ -86,7 +88,7 @@ def _stored_customer(conn: psycopg.Connection, customer_id: int, name: str, k: i
         items.append(catalog.item(rank, ref, r[6], because))
     notes = []
     if k > len(rows):
-        notes.append(f"the table keeps {len(rows)} picks per customer: use --live for more")
+        notes.append(f"the table keeps {len(rows)} picks per customer: use --live (live=true) for more")
     if diversity:
         notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) within the stored picks")
     return Listing(title=f"Netflix picks for customer {customer_id} ({name})",
@@ -135,101 +137,74 @@ def _live_customer(conn: psycopg.Connection, customer_id: int, name: str, k: int
     if diversity:
         notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) from the nearest {pool}")
     return Listing(title=f"Netflix picks for customer {customer_id} ({name})",
-                   source=f"live: {index_label(found.index, found.exact_fallback)} over {model.label} vectors",
+                   source=f"live: {label(found)} over {model.label} vectors",
                    items=items, notes=notes)
 
 
-def recommend_for_user(user_id: int, k: int = 10, *, conn: psycopg.Connection | None = None) -> Listing:
-    """A MovieLens user's stored picks (``movrec.movielens_user_recommendations``) with explanations."""
-    check_k(k)
-    with session(conn, USER_RECS, RATINGS) as c:
-        n_ratings, _ = catalog.ml_user(c, user_id)
-        rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()
-    if not rows:
-        raise QueryError(f"no stored recommendations for MovieLens user {user_id} "
-                         "(re-materialize movielens_user_recommendations)")
-    items = [catalog.item(rank, catalog.Ref("movielens", str(r[1]), r[2], r[3], list(r[4] or [])), r[5], r[6])
-             for rank, r in enumerate(rows[:k], 1)]
-    notes = [f"the table keeps {len(rows)} picks per user"] if k > len(rows) else []
-    return Listing(title=f"Movies for MovieLens user {user_id} ({n_ratings} ratings)",
-                   source=f"table movrec.movielens_user_recommendations (method {rows[0][7]})", items=items,
-                   notes=notes, generated_at=rows[0][8])
+def recommend_for_user(user_id: int, k: int = 10, *, live: bool = False, diversity: float = 0.0,
+                       exclude_seen: bool = True, offset: int = 0, conn: psycopg.Connection | None = None) -> Listing:
+    """Movies for a MovieLens user: ``k`` after the first ``offset``, with explanations.
 
-
-def example_query(liked: list[np.ndarray], disliked: list[np.ndarray]) -> np.ndarray:
-    """Qdrant's average_vector: ``avg_pos + (avg_pos - avg_neg)``; plain ``avg_pos`` without negatives."""
-    positive = np.mean(liked, axis=0)
-    return positive + (positive - np.mean(disliked, axis=0)) if disliked else positive
-
-
-def _example_ids(liked: Sequence[int], disliked: Sequence[int]) -> tuple[list[int], list[int]]:
-    pos = list(dict.fromkeys(int(i) for i in liked))
-    neg = list(dict.fromkeys(int(i) for i in disliked))
-    if not pos:
-        raise QueryError("give at least one liked movie id, e.g. --from-movies 1,260,1196")
-    if len(pos) + len(neg) > MAX_EXAMPLES:
-        raise QueryError(f"at most {MAX_EXAMPLES} example movies")
-    both = sorted(set(pos) & set(neg))
-    if both:
-        raise QueryError(f"movie ids both liked and disliked: {', '.join(map(str, both))}")
-    return pos, neg
-
-
-def recommend_from_movies(liked: Sequence[int], disliked: Sequence[int] = (), k: int = 10, *,
-                          using: str = "collaborative", conn: psycopg.Connection | None = None) -> Listing:
-    """Movies nearest to ``2 * mean(liked) - mean(disliked)`` of unit vectors (Qdrant's ``average_vector``).
-
-    ``using="collaborative"`` (default) searches the ratings-based SVD vectors — taste rather than topic, and
-    every rated movie has one; ``using="text"`` the active text model's vectors through their index.
+    Stored (``movrec.movielens_user_recommendations``: the served model's unseen picks), or with ``live=True``
+    from the current collaborative vectors: the nearest movies to the mean vector of the movies the user rated 4
+    or more, leaving out every movie they rated unless ``exclude_seen=False``. ``diversity`` > 0 re-ranks with MMR.
     """
-    check_k(k)
-    if using not in ("collaborative", "text"):
-        raise QueryError(f"using must be collaborative or text, got {using!r}")
-    pos, neg = _example_ids(liked, disliked)
-    with session(conn, MOVIES) as c:
-        model = collaborative_model(c) if using == "collaborative" else active_text_model(c)
-        examples = catalog.movies(c, pos + neg)
-        unknown = [i for i in pos + neg if i not in examples]
-        if unknown:
-            raise QueryError(f"unknown MovieLens movie id(s): {', '.join(map(str, unknown))}")
-        vectors = _example_vectors(c, model, using, examples)
-        query = example_query([vectors[i] for i in pos], [vectors[i] for i in neg])
-        if float(np.linalg.norm(query)) < 1e-6:
-            raise QueryError("the liked and disliked movies cancel out: nothing to search for")
-        found = knn(c, "movielens", model, unit(query), min(MAX_K, k + len(pos) + len(neg)))
-        keys = [key for key, _ in found.rows if int(key) not in examples][:k]
-        details = catalog.movies(c, [int(key) for key in keys])
-        candidates = vectors_for(c, "movielens", model.model_id, keys)
-    items = _example_items(found.rows, keys, details, candidates, [(examples[i], vectors[i]) for i in pos])
-    formula = "2 mean(liked) - mean(disliked)" if neg else "mean(liked)"
-    source = f"live: {formula} of {using} vectors {model.label}, {index_label(found.index, found.exact_fallback)}"
-    title = f"Movies like {', '.join(examples[i].label for i in pos)}"
-    notes = [f"not like: {', '.join(examples[i].label for i in neg)}"] if neg else []
-    return Listing(title=title, source=source, items=items, notes=notes)
+    depth = check_page(k, offset)
+    diversity = _check_diversity(diversity)
+    with session(conn, *((USER_RECS, RATINGS) if not live else (RATINGS,))) as c:
+        n_ratings, _ = catalog.ml_user(c, user_id)
+        if live:
+            return _page(_live_user(c, user_id, n_ratings, depth, diversity, exclude_seen), offset)
+        rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()
+        if not rows:
+            raise NotFoundError(f"no stored recommendations for MovieLens user {user_id} "
+                                "(re-materialize movielens_user_recommendations)")
+        vectors: dict[str, np.ndarray] = {}
+        if diversity:
+            model = collaborative_model(c)
+            vectors = {key: unit(v) for key, v in vectors_for(c, "movielens", model.model_id,
+                                                                  [str(r[1]) for r in rows]).items()}
+    keys = [str(r[1]) for r in rows]
+    picks = _diversify(keys, [float(r[5]) for r in rows], vectors, depth, diversity)
+    items = [catalog.item(rank, catalog.Ref("movielens", str(r[1]), r[2], r[3], list(r[4] or [])), r[5], r[6])
+             for rank, r in enumerate((rows[p] for p in picks), 1)]
+    notes = [f"the table keeps {len(rows)} picks per user: use live=true for more"] if depth > len(rows) else []
+    if diversity:
+        notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) within the stored picks")
+    return _page(Listing(title=f"Movies for MovieLens user {user_id} ({n_ratings} ratings)",
+                         source=f"table movrec.movielens_user_recommendations (method {rows[0][7]})", items=items,
+                         notes=notes, generated_at=rows[0][8]), offset)
 
 
-def _example_vectors(conn: psycopg.Connection, model: Model, using: str, examples: dict[int, catalog.Ref]
-                     ) -> dict[int, np.ndarray]:
-    """Unit vectors of the example movies; each one must have a vector."""
-    found = vectors_for(conn, "movielens", model.model_id, [str(i) for i in examples])
-    vectors = {int(key): unit(v) for key, v in found.items()}
-    missing = [ref.label for i, ref in examples.items() if i not in vectors]
-    if missing:
-        why = "nobody rated it: try --using text" if using == "collaborative" else "not embedded"
-        raise QueryError(f"no {using} vector for {', '.join(missing)} ({why})")
-    return vectors
-
-
-def _example_items(rows: list[tuple[str, float]], keys: list[str], details: dict[int, catalog.Ref],
-                   candidates: dict[str, np.ndarray], liked: list[tuple[catalog.Ref, np.ndarray]]) -> list[Item]:
-    distance = dict(rows)
+def _live_user(conn: psycopg.Connection, user_id: int, n_ratings: int, k: int, diversity: float,
+               exclude_seen: bool) -> Listing:
+    model = collaborative_model(conn)
+    taste = user_taste(conn, user_id, model)
+    if taste.profile is None:
+        raise QueryError(f"MovieLens user {user_id}: {taste.what}, so there is no taste to search from")
+    pool = k if diversity == 0 else min(MAX_K, k * 5)
+    seen = [str(m) for m in taste.rated] if exclude_seen else []
+    found = knn(conn, "movielens", model, taste.profile, pool, exclude=seen)
+    keys = [key for key, _ in found.rows]
+    vectors = {key: unit(v) for key, v in vectors_for(conn, "movielens", model.model_id, keys).items()}
+    picks = _diversify(keys, [1.0 - d for _, d in found.rows], vectors, k, diversity)
+    details = catalog.movies(conn, [int(keys[p]) for p in picks])
+    liked = np.vstack([v for _, v in taste.liked])
+    titles = catalog.movies(conn, [m for m, _ in taste.liked])
     items = []
-    for rank, key in enumerate(keys, 1):
+    for rank, pos in enumerate(picks, 1):
+        key, dist = found.rows[pos]
         because = None
-        if key in candidates:
-            v = unit(candidates[key])
-            ref, sim = max(((r, float(vec @ v)) for r, vec in liked), key=lambda t: t[1])
-            because = f"{ref.label} ({sim:.2f})"
+        if key in vectors:
+            sims = liked @ vectors[key]
+            best = int(np.argmax(sims))
+            ref = titles.get(taste.liked[best][0])
+            because = f"{ref.label if ref else taste.liked[best][0]} ({sims[best]:.2f})"
         ref = details.get(int(key)) or catalog.Ref("movielens", key, "?", None, [])
-        items.append(catalog.item(rank, ref, 1.0 - distance[key], because))
-    return items
+        items.append(catalog.item(rank, ref, 1.0 - dist, because, your_rating=taste.rated.get(int(key))))
+    notes = [f"profile: mean collaborative vector of the user's {taste.what}"]
+    notes.append(f"left out the {len(seen)} movies the user rated" if exclude_seen else "rated movies included")
+    if diversity:
+        notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) from the nearest {pool}")
+    return Listing(title=f"Movies for MovieLens user {user_id} ({n_ratings} ratings)",
+                   source=f"live: {label(found)} over {model.label} vectors", items=items, notes=notes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 
@@ -12,15 +11,15 @@ from psycopg import sql
 
 from movrec_pipeline.query import catalog, models
 from movrec_pipeline.query.errors import QueryError
+from movrec_pipeline.query.filters import canonical_genres
 from movrec_pipeline.query.models import Model, active_text_model, collaborative_model, has_vectors, require_vectors
 from movrec_pipeline.query.results import Item, Listing
-from movrec_pipeline.query.session import MAX_K, MOVIES, RATINGS, VECTORS, check_k, session
-from movrec_pipeline.query.vectors import as_array, index_label, knn, unit, vectors_for
-from movrec_pipeline.ranking.topk import normalize_rows
+from movrec_pipeline.query.session import MAX_K, MOVIES, RATINGS, VECTORS, check_page, session
+from movrec_pipeline.query.taste import user_taste
+from movrec_pipeline.query.vectors import knn, label, unit, vectors_for
 from movrec_pipeline.warehouse import sqlfiles
 
 MAX_TEXT = 500
-LIKED_RATING = 4.0
 KINDS = ("netflix", "movielens")
 _WORD = re.compile(r"[^\W_]+")
 _TSQUERY = {"websearch_to_tsquery": sql.SQL("websearch_to_tsquery('english', %(text)s)"),
@@ -35,6 +34,8 @@ def check_text(text: str | None) -> str:
     text = " ".join(str(text or "").split())
     if not text:
         raise QueryError("empty search text")
+    if "\x00" in text:
+        raise QueryError("search text contains a NUL character")
     if len(text) > MAX_TEXT:
         raise QueryError(f"search text is longer than {MAX_TEXT} characters")
     return text
@@ -55,18 +56,18 @@ def _full_text(conn: psycopg.Connection, text: str, limit: int) -> tuple[list[tu
 
 
 def search_movies(text: str, k: int = 10, *, user_id: int | None = None, personal_weight: float = 0.5,
-                  conn: psycopg.Connection | None = None) -> Listing:
-    """MovieLens movies matching ``text`` (title, genres, year) by PostgreSQL full-text search.
+                  offset: int = 0, conn: psycopg.Connection | None = None) -> Listing:
+    """MovieLens movies matching ``text`` (title, genres, year) by PostgreSQL full-text search; ``offset`` pages.
 
-    With ``user_id`` the best ``max(5k, 50)`` matches are re-ranked (the ParadeDB search system's two-tower idea):
-    ``(1 - w) * text rank / best text rank + w * (1 + cosine) / 2``, the cosine taken between the movie's
+    With ``user_id`` the best ``max(5 * depth, 50)`` matches are re-ranked (the ParadeDB search system's two-tower
+    idea): ``(1 - w) * text rank / best text rank + w * (1 + cosine) / 2``, the cosine taken between the movie's
     collaborative vector and the mean vector of the movies the user rated 4 or more.
     """
     text = check_text(text)
-    check_k(k)
+    depth = check_page(k, offset)
     if not 0.0 <= personal_weight <= 1.0:
         raise QueryError(f"personal weight must be between 0 and 1, got {personal_weight}")
-    pool = k if user_id is None else min(MAX_K, max(5 * k, 50))
+    pool = depth if user_id is None else min(MAX_K, max(5 * depth, 50))
     needs = (MOVIES,) if user_id is None else (MOVIES, RATINGS)
     with session(conn, *needs) as c:
         rows, how = _full_text(c, text, pool)
@@ -74,34 +75,21 @@ def search_movies(text: str, k: int = 10, *, user_id: int | None = None, persona
         notes = [] if rows else [f"no movie matches {text!r}"]
         if user_id is None:
             items = [catalog.item(rank, _movie(r), r[4], ratings=r[5]) for rank, r in enumerate(rows, 1)]
-            return Listing(title=f"Movies matching {text!r}", source=source, items=items, notes=notes)
-        items, how_ranked = _rerank(c, rows, user_id, k, personal_weight)
+            return Listing(title=f"Movies matching {text!r}", source=source, items=items[offset:], notes=notes)
+        items, how_ranked = _rerank(c, rows, user_id, depth, personal_weight)
     return Listing(title=f"Movies matching {text!r} for MovieLens user {user_id}",
-                   source=f"{source}, re-ranked: {how_ranked}", items=items, notes=notes)
+                   source=f"{source}, re-ranked: {how_ranked}", items=items[offset:], notes=notes)
 
 
 def _movie(row: tuple) -> catalog.Ref:
     return catalog.Ref("movielens", str(row[0]), row[1], row[2], list(row[3] or []))
 
 
-def _user_profile(conn: psycopg.Connection, user_id: int, model: Model
-                  ) -> tuple[np.ndarray | None, dict[int, float], str]:
-    """(mean unit collaborative vector of the user's liked movies, all their ratings, what 'liked' meant)."""
-    _, mean = catalog.ml_user(conn, user_id)
-    rows = conn.execute(sqlfiles.load("query/user_ratings"),
-                        {"user_id": user_id, "model_id": model.model_id}, binary=True).fetchall()
-    rated = {int(m): float(r) for m, r, _ in rows}
-    for threshold, label in ((LIKED_RATING, f"rated >= {LIKED_RATING:g}"), (mean, f"rated >= their mean {mean:.1f}")):
-        liked = [as_array(v) for _, r, v in rows if v is not None and r >= threshold]
-        if liked:
-            return unit(normalize_rows(np.vstack(liked)).mean(axis=0)), rated, f"{len(liked)} movies {label}"
-    return None, rated, "no rated movie has a collaborative vector"
-
-
 def _rerank(conn: psycopg.Connection, rows: list[tuple], user_id: int, k: int, weight: float
             ) -> tuple[list[Item], str]:
     model = collaborative_model(conn)
-    profile, rated, liked = _user_profile(conn, user_id, model)
+    taste = user_taste(conn, user_id, model)
+    profile, rated, liked = taste.profile, taste.rated, taste.what
     vectors = vectors_for(conn, "movielens", model.model_id, [str(r[0]) for r in rows])
     best = max((float(r[4]) for r in rows), default=0.0) or 1.0
     scored = []
@@ -120,11 +108,12 @@ def _rerank(conn: psycopg.Connection, rows: list[tuple], user_id: int, k: int, w
     return items, how
 
 
-def semantic_search(text: str, k: int = 10, *, kinds: Sequence[str] = KINDS,
+def semantic_search(text: str, k: int = 10, *, kinds: Sequence[str] = KINDS, offset: int = 0,
                     conn: psycopg.Connection | None = None) -> Listing:
-    """Netflix shows and MovieLens movies nearest to ``text`` embedded by the active provider (index kNN)."""
+    """Netflix shows and MovieLens movies nearest to ``text`` embedded by the active provider (index kNN): ``k``
+    of each kind after ``offset``."""
     text = check_text(text)
-    check_k(k)
+    depth = check_page(k, offset)
     kinds = list(dict.fromkeys(kinds))
     if not kinds or any(kind not in KINDS for kind in kinds):
         raise QueryError(f"kinds must be among {', '.join(KINDS)}, got {kinds!r}")
@@ -136,13 +125,13 @@ def semantic_search(text: str, k: int = 10, *, kinds: Sequence[str] = KINDS,
         query = _embed(text, model)
         items, indexes = [], []
         for kind in available:
-            found = knn(c, kind, model, query, k)
-            indexes.append(f"{kind}: {index_label(found.index, found.exact_fallback)}")
+            found = knn(c, kind, model, query, depth)
+            indexes.append(f"{kind}: {label(found)}")
             keys = [key for key, _ in found.rows]
             details = catalog.shows(c, keys) if kind == "netflix" else {
                 str(i): ref for i, ref in catalog.movies(c, [int(key) for key in keys]).items()}
             items += [catalog.item(rank, details[key], 1.0 - dist)
-                      for rank, (key, dist) in enumerate(found.rows, 1) if key in details]
+                      for rank, (key, dist) in enumerate(found.rows, 1) if key in details and rank > offset]
     notes = [f"no {kind} vectors for {model.label}" for kind in kinds if kind not in available]
     return Listing(title=f"Nearest to {text!r}", source=f"live: query embedded by {model.label}; " + "; ".join(indexes),
                    items=items, notes=notes)
@@ -156,27 +145,14 @@ def _embed(text: str, model: Model) -> np.ndarray:
     return unit(vector)
 
 
-def _canonical_genres(conn: psycopg.Connection, genres: Sequence[str]) -> list[str]:
-    known = {g.lower(): g for (g,) in conn.execute(sqlfiles.load("query/genres")).fetchall()}
-    out = []
-    for genre in genres:
-        name = known.get(genre.strip().lower())
-        if name is None:
-            close = difflib.get_close_matches(genre.strip().lower(), list(known), n=2, cutoff=0.5)
-            hint = f"did you mean {' or '.join(known[c] for c in close)}?" if close else \
-                f"genres are {', '.join(sorted(known.values()))}"
-            raise QueryError(f"unknown genre {genre!r}: {hint}")
-        out.append(name)
-    return list(dict.fromkeys(out))
-
-
 def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None, order: str = "popular",
-                  min_count: int | None = None, k: int = 10, conn: psycopg.Connection | None = None) -> Listing:
-    """MovieLens movies from the ``movrec.movie_stats`` view: ``popular`` (most ratings), ``top-rated``
+                  min_count: int | None = None, k: int = 10, offset: int = 0,
+                  conn: psycopg.Connection | None = None) -> Listing:
+    """MovieLens movies from the ``movrec.movie_stats`` table: ``popular`` (most ratings), ``top-rated``
     (best average among movies with at least ``min_count`` ratings, default 20) or ``trending`` (most
     ratings in the data set's last 365 days); filtered by all ``genres`` and an average >= ``min_rating``.
     """
-    check_k(k)
+    depth = check_page(k, offset)
     if order not in ORDERS:
         raise QueryError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     if min_rating is not None and not 0.5 <= float(min_rating) <= 5.0:
@@ -185,12 +161,12 @@ def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise QueryError(f"min count must be a whole number >= 0, got {min_count!r}")
     with session(conn, MOVIES, RATINGS) as c:
-        wanted = _canonical_genres(c, genres)
+        wanted = canonical_genres(c, genres)
         query = sql.SQL(sqlfiles.load("query/browse")).format(order=ORDERS[order])
         rows = c.execute(query, {"genres": wanted, "min_count": count, "min_rating": min_rating,
-                                 "min_recent": 1 if order == "trending" else 0, "k": k}).fetchall()
+                                 "min_recent": 1 if order == "trending" else 0, "k": depth}).fetchall()
     items = [catalog.item(rank, _movie(r), None if r[5] is None else round(r[5], 2), ratings=r[4], recent=r[6])
-             for rank, r in enumerate(rows, 1)]
+             for rank, r in enumerate(rows, 1) if rank > offset]
     title = {"popular": "Most-rated movies", "top-rated": f"Top-rated movies (>= {count} ratings)",
              "trending": "Trending movies (most ratings in the data's last 365 days)"}[order]
     if wanted:
@@ -198,4 +174,4 @@ def browse_movies(*, genres: Sequence[str] = (), min_rating: float | None = None
     if min_rating is not None:
         title += f", average >= {min_rating:g}"
     notes = [] if items else ["no movie passes these filters"]
-    return Listing(title=title, source="view movrec.movie_stats (score = average rating)", items=items, notes=notes)
+    return Listing(title=title, source="table movrec.movie_stats (score = average rating)", items=items, notes=notes)

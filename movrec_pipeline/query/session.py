@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from movrec_pipeline.core import paths, settings
-from movrec_pipeline.query.errors import NotMaterializedError, QueryError
+from movrec_pipeline.query.errors import DatabaseError, NotMaterializedError, QueryError, UnavailableError
 from movrec_pipeline.warehouse import connection, embedded
 
 MAX_K = 1000
 _URLS: dict[str, str] = {}
 _KEYS: weakref.WeakKeyDictionary[psycopg.Connection, str] = weakref.WeakKeyDictionary()
+_READ_ONLY: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
 _SATISFIED: set[tuple[str, str]] = set()
 
 
@@ -52,7 +53,7 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class _WarehouseMissing(Exception):
+class WarehouseMissing(Exception):
     """The embedded server runs but has no warehouse database yet."""
 
 
@@ -69,9 +70,9 @@ def warehouse_url() -> str:
                 found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                      (paths.WAREHOUSE_DB,)).fetchone()
         except psycopg.OperationalError as exc:
-            raise QueryError(f"cannot connect to the embedded PostgreSQL: {one_line(exc)}") from None
+            raise UnavailableError(f"cannot connect to the embedded PostgreSQL: {one_line(exc)}") from None
         if not found:
-            raise _WarehouseMissing
+            raise WarehouseMissing
         _URLS[key] = embedded.server_uri(database=paths.WAREHOUSE_DB)
     return _URLS[key]
 
@@ -87,13 +88,13 @@ def connect(need: Need | None = None) -> Iterator[psycopg.Connection]:
     need = need or NOTHING
     try:
         url = warehouse_url()
-    except _WarehouseMissing:
+    except WarehouseMissing:
         raise NotMaterializedError(need.message()) from None
     try:
         conn = psycopg.connect(url, autocommit=True, prepare_threshold=None, application_name="movrec-query",
                                options="-c default_transaction_read_only=on")
     except psycopg.OperationalError as exc:
-        raise QueryError(f"cannot connect to {connection.redact(url)}: {one_line(exc)}") from None
+        raise UnavailableError(f"cannot connect to {connection.redact(url)}: {one_line(exc)}") from None
     with conn:
         if conn.execute("SELECT to_regtype('vector') IS NULL").fetchone()[0]:
             raise NotMaterializedError(need.message())
@@ -105,19 +106,33 @@ def connect(need: Need | None = None) -> Iterator[psycopg.Connection]:
 def session(conn: psycopg.Connection | None, *needs: Need) -> Iterator[psycopg.Connection]:
     """One read-only transaction on ``conn`` (or a new connection) after checking ``needs`` have rows.
 
-    Database errors inside become a one-line :class:`QueryError`.
+    Database errors inside become a one-line :class:`UnavailableError` (connection, timeout) or
+    :class:`DatabaseError`.
     """
     with ExitStack() as stack:
         if conn is None:
             conn = stack.enter_context(connect(needs[0] if needs else None))
         try:
-            with conn.transaction():
-                conn.execute("SET TRANSACTION READ ONLY")
+            # inside the caller's transaction (one snapshot for a data version and a list): no savepoint needed
+            joined = conn.info.transaction_status == pq.TransactionStatus.INTRANS
+            with nullcontext() if joined else conn.transaction():
+                if not _read_only_by_default(conn):
+                    conn.execute("SET TRANSACTION READ ONLY")
                 for need in needs:
                     require(conn, need)
                 yield conn
+        except psycopg.OperationalError as exc:  # connection lost, statement timeout, server shutting down
+            raise UnavailableError(f"database error: {one_line(exc)}") from None
         except psycopg.Error as exc:
-            raise QueryError(f"database error: {one_line(exc)}") from None
+            raise DatabaseError(f"database error: {one_line(exc)}") from None
+
+
+def _read_only_by_default(conn: psycopg.Connection) -> bool:
+    """Whether the connection's transactions are read-only anyway (``connect()`` and the pool set it): then no
+    ``SET TRANSACTION READ ONLY`` round trip per call. Asked once per connection."""
+    if conn not in _READ_ONLY:
+        _READ_ONLY[conn] = conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+    return _READ_ONLY[conn]
 
 
 def database_key(conn: psycopg.Connection) -> str:
@@ -154,3 +169,11 @@ def check_k(k: int, name: str = "k") -> int:
     return k
 
 
+def check_page(k: int, offset: int = 0) -> int:
+    """The depth ``offset + k`` of a page of ``k`` results after ``offset``; results are ranked ``MAX_K`` deep."""
+    check_k(k)
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+    if offset + k > MAX_K:
+        raise QueryError(f"offset + k must be at most {MAX_K}, got {offset} + {k}: results are ranked {MAX_K} deep")
+    return offset + k

@@ -1,4 +1,4 @@
--- Browse MovieLens movies by genre, rating and activity from the movrec.movie_stats view.
+-- Browse MovieLens movies by genre, rating and activity from the movrec.movie_stats table (an index per order).
 -- {order} is one of a fixed set of ORDER BY lists chosen in code (never user text).
 SELECT movie_id, clean_title, year, genres, n_ratings, avg_rating, recent_ratings, last_rated_at
   FROM movrec.movie_stats

@@ -1,6 +1,5 @@
 """The served MovieLens model, chosen on the loaded data's own validation split before anything is published."""
 
-
 import dagster as dg
 
 from movrec_pipeline.defs import versions

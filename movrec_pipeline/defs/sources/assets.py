@@ -19,7 +19,7 @@ from movrec_pipeline.ingest import audits, files, wap
 from movrec_pipeline.ingest import dvdrental_restore as dvd
 from movrec_pipeline.ingest import movielens_csv as ml_clean
 from movrec_pipeline.ingest import netflix_csv as nf_clean
-from movrec_pipeline.warehouse import fingerprints, sqlfiles
+from movrec_pipeline.warehouse import fingerprints, movielens_search
 from movrec_pipeline.warehouse.tables import replace_quarantine
 
 GROUP = "sources"
@@ -195,6 +195,7 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
         tables = [f"movielens.{t}" for t in checksums]
         if all(versions.unchanged(context, v, dg.AssetKey(k)) for k, v in versions_by_key.items()) and _present(
                 postgres, tables):
+            movielens_search.ensure_table(postgres.url())  # a warehouse published when movie_stats was a view
             for key, (table, _) in MOVIELENS_TABLES.items():
                 yield versions.kept(context, versions_by_key[key], postgres.count_rows(f"movielens.{table}"),
                                     dg.AssetKey(key))
@@ -213,7 +214,7 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
             for key, (table, _) in MOVIELENS_TABLES.items():
                 replace_quarantine(conn, key, parsed[table].quarantine)
                 fingerprints.record(conn, key, versions_by_key[key])
-            conn.execute(sqlfiles.load("sources/movielens_search"))  # its view read the tables just replaced
+            movielens_search.build(conn)  # its statistics read the tables just replaced
 
         try:
             report = wap.load_and_publish(
