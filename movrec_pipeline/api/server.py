@@ -1,4 +1,4 @@
-"""Run the API under granian (chosen by measurement: docs/api.md), one or more worker processes.
+"""Run the API under granian (why, and how the choice is measured: docs/api.md), one or more worker processes.
 
 The settings reach every worker through the environment (``MOVREC_API_*``), so ``--host/--port/--workers`` are
 written there before the workers start; each worker builds its app with :func:`movrec_pipeline.api.app.create_app`.
