@@ -50,14 +50,11 @@ def _stored_top10(pool, user_id: int):
         return recommend_for_user(user_id, 10, conn=conn)
 
 
-def fastapi_app():
-    """FastAPI: a plain ``def`` endpoint runs in anyio's thread pool (its limiter set to the pool size)."""
+def _thread_pool_lifespan(state: dict):
+    """A lifespan that sizes anyio's default thread limiter to the pool and opens / closes the pool in ``state``."""
     from contextlib import asynccontextmanager
 
     import anyio.to_thread
-    from fastapi import FastAPI
-
-    state = {}
 
     @asynccontextmanager
     async def lifespan(app):
@@ -65,6 +62,17 @@ def fastapi_app():
         state["pool"] = _pool()
         yield
         state["pool"].close()
+
+    return lifespan
+
+
+def fastapi_app():
+    """FastAPI: a plain ``def`` endpoint runs in anyio's thread pool (its limiter set to the pool size)."""
+
+    from fastapi import FastAPI
+
+    state: dict = {}
+    lifespan = _thread_pool_lifespan(state)
 
     app = FastAPI(lifespan=lifespan)
 
@@ -114,19 +122,11 @@ def fastapi_orjson_app():
 
 def litestar_app():
     """Litestar: ``sync_to_thread=True`` runs the handler in anyio's thread pool; msgspec serialises."""
-    from contextlib import asynccontextmanager
 
-    import anyio.to_thread
     from litestar import Litestar, get
 
-    state = {}
-
-    @asynccontextmanager
-    async def lifespan(app):
-        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
-        state["pool"] = _pool()
-        yield
-        state["pool"].close()
+    state: dict = {}
+    lifespan = _thread_pool_lifespan(state)
 
     @get("/ping")
     async def ping() -> dict:
