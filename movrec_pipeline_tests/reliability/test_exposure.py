@@ -18,6 +18,7 @@ import pytest
 
 from movrec_pipeline.cli import instance
 from movrec_pipeline.cli import main as cli
+from movrec_pipeline.cli import supervise
 from movrec_pipeline_tests.reliability.conftest import FIGURES, PROJECT_DIR
 
 PACKAGE = PROJECT_DIR / "movrec_pipeline"
@@ -42,9 +43,10 @@ def test_movrec_dev_binds_loopback_by_default(monkeypatch: pytest.MonkeyPatch, t
     calls = []
     monkeypatch.setattr(instance, "prepare_environment", lambda: {})
     monkeypatch.setattr(instance, "apply_pool_limits", lambda: None)
-    monkeypatch.setattr(cli.subprocess, "call", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(supervise, "supervise", lambda commands: calls.extend(commands) or 0)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     assert cli.main(["dev"]) == 0
+    assert len(calls) == 1  # without --api only `dagster dev` is started
     argv = calls[0]
     assert argv[argv.index("-h") + 1] == "127.0.0.1" and "0.0.0.0" not in argv
     FIGURES.security["movrec dev binds 127.0.0.1 by default"] = True
