@@ -16,9 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from movrec_pipeline.cli import instance
+from movrec_pipeline.cli import instance, supervise
 from movrec_pipeline.cli import main as cli
-from movrec_pipeline.cli import supervise
 from movrec_pipeline_tests.reliability.conftest import FIGURES, PROJECT_DIR
 
 PACKAGE = PROJECT_DIR / "movrec_pipeline"
