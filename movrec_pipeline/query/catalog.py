@@ -58,7 +58,7 @@ def require_rentals(customer_id: int, name: str, rentals: int) -> None:
 
 def ml_user(conn: psycopg.Connection, user_id: int) -> tuple[int, float]:
     """(number of ratings, mean rating) of a MovieLens user; unknown ones raise :class:`NotFoundError`."""
-    n, mean = conn.execute(sqlfiles.load("query/user"), {"user_id": user_id}).fetchone()
+    n, mean = conn.execute(sqlfiles.load("query/user"), {"user_id": user_id}).fetchone() or (0, None)
     if not n:
         ids = _id_range(conn, ("movielens", "ratings"), "user_id")
         raise NotFoundError(f"unknown MovieLens user {user_id} (user ids are {ids})")

@@ -152,11 +152,12 @@ def recommend_for_user(user_id: int, k: int = 10, *, live: bool = False, diversi
     depth = check_page(k, offset)
     diversity = _check_diversity(diversity)
     with session(conn, *((USER_RECS, RATINGS) if not live else (RATINGS,))) as c:
-        n_ratings, _ = catalog.ml_user(c, user_id)
         if live:
+            n_ratings, _ = catalog.ml_user(c, user_id)
             return _page(_live_user(c, user_id, n_ratings, depth, diversity, exclude_seen), offset)
-        rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()
+        rows = c.execute(sqlfiles.load("query/user_recs"), {"user_id": user_id}).fetchall()  # one round trip
         if not rows:
+            catalog.ml_user(c, user_id)  # an unknown user is named as such
             raise NotFoundError(f"no stored recommendations for MovieLens user {user_id} "
                                 "(re-materialize movielens_user_recommendations)")
         vectors: dict[str, np.ndarray] = {}
@@ -171,7 +172,7 @@ def recommend_for_user(user_id: int, k: int = 10, *, live: bool = False, diversi
     notes = [f"the table keeps {len(rows)} picks per user: use live=true for more"] if depth > len(rows) else []
     if diversity:
         notes.append(f"re-ranked with MMR (lambda {1 - diversity:.2f}) within the stored picks")
-    return _page(Listing(title=f"Movies for MovieLens user {user_id} ({n_ratings} ratings)",
+    return _page(Listing(title=f"Movies for MovieLens user {user_id} ({rows[0][9] or 0} ratings)",
                          source=f"table movrec.movielens_user_recommendations (method {rows[0][7]})", items=items,
                          notes=notes, generated_at=rows[0][8]), offset)
 

@@ -36,7 +36,9 @@ class Need:
 DVDRENTAL = Need("dvdrental", "dvdrental.rental", "no dvdrental rentals")
 SHOWS = Need("netflix_titles", "netflix.shows", "no Netflix shows")
 MOVIES = Need("movielens_movies", "movielens.movies", "no MovieLens movies")
-RATINGS = Need("movielens_ratings", "movielens.ratings", "no MovieLens ratings")
+# users' rating counts: published with the ratings, in the same transaction (a warehouse from before it asks
+# for the ratings to be materialized again)
+RATINGS = Need("movielens_ratings", "movrec.user_stats", "no MovieLens ratings")
 CUSTOMER_RECS = Need("customer_netflix_recommendations", "movrec.customer_netflix_recommendations",
                      "no recommendations")
 USER_RECS = Need("movielens_user_recommendations", "movrec.movielens_user_recommendations",

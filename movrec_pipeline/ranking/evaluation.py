@@ -21,9 +21,25 @@ from movrec_pipeline.ranking.base import Recommender
 from movrec_pipeline.ranking.interactions import InteractionData
 from movrec_pipeline.ranking.topk import topk_scores
 
-__all__ = ["Evaluation", "catalog_coverage", "evaluate", "first_ratings", "hit_at_k", "kfold_users",
-           "leave_items_out", "measure", "measure_fitted", "measure_rankings", "ndcg_at_k", "recall_at_k",
-           "t80_split", "validation_split"]
+__all__ = [
+    "NEW_USER_COUNTS",
+    "Evaluation",
+    "catalog_coverage",
+    "evaluate",
+    "first_ratings",
+    "hit_at_k",
+    "kfold_users",
+    "leave_items_out",
+    "measure",
+    "measure_fitted",
+    "measure_rankings",
+    "ndcg_at_k",
+    "recall_at_k",
+    "t80_split",
+    "validation_split",
+]
+
+NEW_USER_COUNTS = (1, 3, 5, 10)  # a new user's first ratings, as the NEW protocols and the selection simulate them
 
 
 def t80_split(ratings: pd.DataFrame, train_fraction: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:

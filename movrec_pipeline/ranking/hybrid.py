@@ -78,6 +78,10 @@ class HybridRecommender:
       (rating-weighted, normalised to sum 1) items, scaled per user so that its spread over the head is
       ``content_weight`` times that of the collaborative part. It follows long-term taste (genres, franchises)
       that the recency-weighted collaborative part misses.
+    * Popularity prior, head items: ``prior_weight * std_u * prior_half / (prior_half + n_u) * z(log(1 + count))``,
+      added to the head scores (``std_u``: the spread of the user's head scores, ``n_u``: items the user rated).
+      It fades as a history grows: what a user with one or three ratings is shown leans on what most people
+      watch, a long history barely moves. ``prior_weight`` 0 (the default) turns it off.
 
     Everything is linear in the user's items, so explanations are exact. Head and cold items are ranked in two
     lists and merged by the hit probability of each rank, learnt on a validation split (:meth:`calibrate`): no
@@ -97,10 +101,13 @@ class HybridRecommender:
         content_weight: float = 0.3,
         head_items: int = 20_000,
         name: str = "hybrid",
+        prior_weight: float = 0.0,
+        prior_half: float = 3.0,
     ):
         self.lambda_, self.recency_half_life, self.recency_floor = lambda_, recency_half_life, recency_floor
         self.rating_weighting, self.pop_beta, self.text_alpha = rating_weighting, pop_beta, text_alpha
         self.content_weight, self.head_items, self.name = content_weight, head_items, name
+        self.prior_weight, self.prior_half = prior_weight, prior_half
         self.calibration_: Calibration | None = None
 
     # -- fitting ------------------------------------------------------------------------------------------------
@@ -125,6 +132,7 @@ class HybridRecommender:
         b = ease.weights(self.lambda_)
         b /= np.maximum(counts[self.active_], 1.0).astype(np.float32)[None, :] ** self.pop_beta
         self.w_ = b
+        self.prior_ = popularity_prior(counts[self.active_])
         self.cold_ = np.zeros(0, np.int64)
         self.text_ = None
         if item_text_vectors is not None:
@@ -144,11 +152,11 @@ class HybridRecommender:
         return self
 
     SETTINGS = ("lambda_", "recency_half_life", "recency_floor", "rating_weighting", "pop_beta", "text_alpha",
-                "content_weight", "head_items", "name")
+                "content_weight", "head_items", "name", "prior_weight", "prior_half")
 
     def item_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
         """The fitted item side as arrays and settings (to store it; :meth:`from_item_arrays` reads it back)."""
-        arrays = {"active": self.active_, "w": self.w_, "cold": self.cold_}
+        arrays = {"active": self.active_, "w": self.w_, "cold": self.cold_, "prior": self.prior_}
         if self.text_ is not None:
             arrays.update(text=self.text_, ridge=self.ridge_, w_cold=self.w_cold_)
         if self.calibration_ is not None:
@@ -157,9 +165,10 @@ class HybridRecommender:
 
     @classmethod
     def from_item_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> HybridRecommender:
-        model = cls(**{k: meta[k] for k in cls.SETTINGS})
+        model = cls(**{k: meta[k] for k in cls.SETTINGS if k in meta})  # models stored before the prior lack it
         model.calibration_ = Calibration.from_arrays(arrays)
         model.n_items_, model.active_, model.w_ = meta["n_items"], arrays["active"], arrays["w"]
+        model.prior_ = arrays.get("prior", np.zeros(len(model.active_), np.float32))
         model.cold_ = arrays["cold"]
         model.text_ = arrays.get("text")
         if model.text_ is not None:
@@ -308,13 +317,20 @@ class HybridRecommender:
         return self._head_pos
 
     def _head_scores(self, users: UserInputs, user_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Collaborative plus scaled content scores (n, A) of the head items, and the per-user content scale."""
+        """Collaborative plus scaled content scores (n, A) of the head items, the fading popularity prior added,
+        and the per-user content scale."""
         warm = np.asarray(users.query[user_rows] @ self.w_, dtype=np.float32)
         scale = np.zeros(len(user_rows), np.float32)
         if self.text_ is not None:
             taste = self._taste(users, user_rows)
             scale = self._content_scale(warm, taste).astype(np.float32)
             warm += scale[:, None] * taste
+        if self.prior_weight:
+            history = np.diff(users.seen[user_rows].indptr).astype(np.float32)
+            spread = warm.std(axis=1)
+            spread = np.where(spread > 0, spread, 1.0)  # no history: the prior alone ranks
+            fade = self.prior_half / (self.prior_half + history)
+            warm += (self.prior_weight * fade * spread)[:, None] * self.prior_[None, :]
         return warm, scale
 
     def _taste(self, users: UserInputs, user_rows: np.ndarray) -> np.ndarray:
@@ -333,7 +349,8 @@ class HybridRecommender:
     def explain_users(self, users: UserInputs, user_rows: np.ndarray, item_cols: np.ndarray, top: int = 3,
                       scale: np.ndarray | None = None) -> list[list[list[tuple[int, float]]]]:
         """For each user row and each of its items (``item_cols``: (n, k)), the rated items that contribute most,
-        as (item col, share of the positive contributions). Exact: the scores are linear in the user's items.
+        as (item col, share of the positive contributions). Exact: the scores are linear in the user's items (the
+        popularity prior belongs to no rated item and is left out of the shares).
         ``scale``: the users' content scales from :meth:`top_unseen` (computed again when not given)."""
         user_rows = np.asarray(user_rows)
         if scale is None:
@@ -362,6 +379,13 @@ class HybridRecommender:
             shares = explain_shares_columns(cols, contrib, top)
             out.append([shares[j] if in_head[j] or cold[j] else [] for j in range(len(items))])
         return out
+
+
+def popularity_prior(counts: np.ndarray) -> np.ndarray:
+    """``log(1 + count)`` standardised over the given items (mean 0, std 1; zeros when all are alike)."""
+    logs = np.log1p(np.asarray(counts, np.float64))
+    spread = logs.std()
+    return ((logs - logs.mean()) / spread if spread > 0 else np.zeros_like(logs)).astype(np.float32)
 
 
 def _unit(scores: np.ndarray) -> np.ndarray:

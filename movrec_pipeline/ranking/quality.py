@@ -28,6 +28,7 @@ import pandas as pd
 
 from movrec_pipeline.ranking import baselines, significance
 from movrec_pipeline.ranking.evaluation import (
+    NEW_USER_COUNTS,
     Evaluation,
     first_ratings,
     kfold_users,
@@ -41,7 +42,6 @@ from movrec_pipeline.ranking.selection import EASE_SETTINGS, SERVED, Selection, 
 
 NO_TEXT = f"{SERVED}_no_text"
 BASELINES = ("popularity", "recent_popularity", "ease", "rp3beta", "ials", "mean_profile_svd")
-NEW_USER_COUNTS = (1, 3, 5, 10)
 PROTOCOLS = ("T80", "KFOLD", *(f"NEW{n}" for n in NEW_USER_COUNTS), "LIO")
 FOLDS = 5
 FOLD_USERS = 6_000  # the KFOLD / NEW protocols' users at most (a fixed sample above it)

@@ -8,6 +8,10 @@ out. On it:
 * the project's hybrid is tuned by coordinate descent, one setting at a time from the last choice (a warm start),
   over a grid that contains plain EASE (no recency, binary weights, no popularity discount, no content): its
   best is never below EASE's on validation. EASE weights are solved once per regularisation and shared;
+* the hybrid's popularity prior for short histories is tuned on simulated new users: a fifth of the sampled
+  users are kept out of the fit and given only their first 1, 3, 5 or 10 training ratings (folded in), the rest of
+  their training ratings being what to find; the setting with the best mean NDCG@10 over those counts is kept
+  if the other users' validation NDCG@10 stays within :data:`WARM_TOLERANCE` of its value without a prior;
 * the warm/cold merge of the chosen hybrid is calibrated on the same split (kept only when it loses no NDCG@10);
 * the served method is the hybrid family's best. When a baseline that cannot be served (RP3beta, iALS) is better
   on validation, the choice says so; the evaluation's blocking check then decides on the test split.
@@ -28,13 +32,21 @@ import pandas as pd
 
 from movrec_pipeline.ranking import baselines
 from movrec_pipeline.ranking.calibration import Calibration
-from movrec_pipeline.ranking.evaluation import measure, measure_fitted, t80_split, validation_split
+from movrec_pipeline.ranking.evaluation import (
+    NEW_USER_COUNTS,
+    first_ratings,
+    kfold_users,
+    measure,
+    measure_fitted,
+    t80_split,
+    validation_split,
+)
 from movrec_pipeline.ranking.hybrid import EaseCache, HybridRecommender
 from movrec_pipeline.ranking.interactions import InteractionData
 
 SERVED = "hybrid"
 DEFAULT_SETTINGS: dict[str, Any] = {"lambda_": 200.0, "rating_weighting": "centered", "recency_half_life": 3.0,
-                                    "pop_beta": 0.2, "content_weight": 0.3}
+                                    "pop_beta": 0.2, "content_weight": 0.3, "prior_weight": 0.0, "prior_half": 3.0}
 EASE_SETTINGS: dict[str, Any] = {"rating_weighting": "binary", "recency_half_life": 0.0, "pop_beta": 0.0,
                                  "content_weight": 0.0}  # the hybrid family's plain-EASE member
 LAMBDA_STEPS = (0.4, 1.0, 2.5)  # around the last choice
@@ -44,6 +56,11 @@ HYBRID_GRID: dict[str, tuple] = {
     "pop_beta": (0.0, 0.2, 0.4),
     "content_weight": (0.0, 0.3, 0.6),
 }
+PRIOR_GRID: list[dict[str, float]] = [{"prior_weight": 0.0, "prior_half": 3.0}] + [
+    {"prior_weight": w, "prior_half": h} for w in (0.5, 1.0, 2.0, 4.0, 8.0) for h in (2.0, 10.0)]
+NEW_USER_SHARE = 5  # one user in five of the sample is a simulated new user (kept out of every fit here)
+MIN_USERS_FOR_NEW = 50  # below it every user is needed for the fit (and no prior is tuned)
+WARM_TOLERANCE = 0.005  # the prior may cost the other users at most this share of their validation NDCG@10
 BASELINE_GRIDS: dict[str, list[dict[str, Any]]] = {  # small grids around the values tuned on ml-latest-small
     "recent_popularity": [{"days": d} for d in (90, 365, 730)],
     "rp3beta": [{"alpha": a, "beta": b, "neighbours": 300} for a in (0.6, 1.0) for b in (0.35, 0.5)],
@@ -67,6 +84,7 @@ class Selection:
     ratings: int = 0
     seconds: float = 0.0
     note: str = ""
+    new_users: list[dict[str, Any]] = field(default_factory=list)  # prior settings, NDCG@10 per history length
 
     def hybrid(self, head_items: int = baselines.HEAD_ITEMS, name: str = SERVED) -> HybridRecommender:
         """An unfitted model with the chosen settings (the calibration is applied after fitting: :meth:`apply`)."""
@@ -139,7 +157,11 @@ def select(ratings: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray | None,
     text = None if text is None else np.asarray(text)[order]
     sample = sample_users(ratings, max_users)
     train, _ = t80_split(sample)
-    fit_part, val = validation_split(train)
+    if train["user_id"].nunique() >= MIN_USERS_FOR_NEW:
+        fit_users, new_known, new_rest = kfold_users(train, NEW_USER_SHARE)[0]
+    else:  # too few users to spare any: no prior
+        fit_users, new_known, new_rest = train, train.iloc[:0], train.iloc[:0]
+    fit_part, val = validation_split(fit_users)
     data = InteractionData.from_ratings(fit_part, item_ids=item_ids)
     ease = EaseCache(data, head_items, shared=True)
     rows: list[dict[str, Any]] = []
@@ -180,6 +202,7 @@ def select(ratings: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray | None,
     best_ease = max(ease_rows, key=lambda r: r["ndcg@10"])
     if best_ease["ndcg@10"] > score_of(current):  # plain EASE is a member of the family
         current = dict(best_ease["settings"])
+    current, new_rows = tune_prior(current, data, text, ease, head_items, val, new_known, new_rest, log)
     tuned = {"ease": {"lambda_": best_ease["settings"]["lambda_"]}, "popularity": {}, "mean_profile_svd": {}}
     for name, grid in BASELINE_GRIDS.items():
         scores = [record(name, params, measure(baselines.make(name, head_items, **params), fit_part, val, item_ids))
@@ -208,4 +231,41 @@ def select(ratings: pd.DataFrame, item_ids: np.ndarray, text: np.ndarray | None,
                 f"{score_of(current):.4f}) but cannot be served; the evaluation's blocking check decides")
         log(note)
     return Selection(SERVED, current, tuned, rows, calibration, int(sample["user_id"].nunique()), len(sample),
-                     round(time.perf_counter() - started, 1), note)
+                     round(time.perf_counter() - started, 1), note, new_rows)
+
+
+def tune_prior(settings: dict[str, Any], data: InteractionData, text: np.ndarray | None, ease: EaseCache,
+               head_items: int, val: pd.DataFrame, new_known: pd.DataFrame, new_rest: pd.DataFrame,
+               log: Callable[[str], None]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``settings`` with the popularity prior that serves simulated new users best (see the module), and each
+    tried prior's figures. The item side is fitted once; only the prior's two numbers change between tries."""
+    if new_known.empty:
+        return {**settings, **PRIOR_GRID[0]}, []
+    model = HybridRecommender(head_items=head_items, **{**settings, **PRIOR_GRID[0]}).fit(data, text, ease=ease)
+    histories = {n: first_ratings(new_known, new_rest, n) for n in NEW_USER_COUNTS}
+    rows = []
+    for prior in PRIOR_GRID:
+        model.prior_weight, model.prior_half = prior["prior_weight"], prior["prior_half"]
+        row: dict[str, Any] = {**prior}
+        for n, (history, rest) in histories.items():
+            row[f"ndcg@10 new{n}"] = measure_fitted(model, data, rest, history=history).summary()["ndcg@10"]
+        row["ndcg@10 new"] = float(np.mean([row[f"ndcg@10 new{n}"] for n in histories]))
+        rows.append(row)
+    rows.sort(key=lambda r: -r["ndcg@10 new"])
+    model.prior_weight = 0.0
+    warm_floor = (1 - WARM_TOLERANCE) * measure_fitted(model, data, val).summary()["ndcg@10"]
+    chosen = PRIOR_GRID[0]
+    for row in rows:  # best for new users first; the first that keeps the other users' figure wins
+        if row["prior_weight"] == 0.0:
+            break
+        model.prior_weight, model.prior_half = row["prior_weight"], row["prior_half"]
+        row["ndcg@10 validation"] = measure_fitted(model, data, val).summary()["ndcg@10"]
+        if row["ndcg@10 validation"] >= warm_floor:
+            chosen = {"prior_weight": row["prior_weight"], "prior_half": row["prior_half"]}
+            break
+    for row in rows:
+        log(f"new users, prior {row['prior_weight']:g} (half {row['prior_half']:g}): NDCG@10 "
+            + ", ".join(f"{n}: {row[f'ndcg@10 new{n}']:.4f}" for n in histories)
+            + (f"; validation {row['ndcg@10 validation']:.4f}" if "ndcg@10 validation" in row else ""))
+    log(f"popularity prior chosen: {chosen}")
+    return {**settings, **chosen}, rows

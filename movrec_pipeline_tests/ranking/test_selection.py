@@ -69,3 +69,42 @@ def test_the_search_starts_from_the_last_choice(session_data, monkeypatch) -> No
     again = selection.select(ratings, items, None, previous=previous)
     lambdas = {r["settings"]["lambda_"] for r in again.validation if r["method"] == "ease"}
     assert lambdas == {round(40.0 * s, 1) for s in selection.LAMBDA_STEPS}
+
+
+def test_the_popularity_prior_is_chosen_on_simulated_new_users(chosen: selection.Selection) -> None:
+    tried = {(r["prior_weight"], r["prior_half"]): r for r in chosen.new_users}
+    assert set(tried) == {(p["prior_weight"], p["prior_half"]) for p in selection.PRIOR_GRID}
+    kept = tried[(chosen.settings["prior_weight"], chosen.settings["prior_half"])]
+    assert kept["ndcg@10 new"] >= tried[(0.0, 3.0)]["ndcg@10 new"]
+    better = [r for r in chosen.new_users if r["ndcg@10 new"] > kept["ndcg@10 new"]]
+    assert all("ndcg@10 validation" in r for r in better)  # a better one for new users was tried on the others
+    if chosen.settings["prior_weight"] and better:  # refused: they cost the other users more than the kept one
+        assert kept["ndcg@10 validation"] > max(r["ndcg@10 validation"] for r in better)
+
+
+def test_the_prior_fades_as_a_history_grows_and_survives_storage(session_data) -> None:
+    from movrec_pipeline.ranking.hybrid import HybridRecommender
+    from movrec_pipeline.ranking.interactions import InteractionData
+
+    ratings, items = session_data
+    data = InteractionData.from_ratings(ratings, item_ids=items)
+    model = HybridRecommender(head_items=400, pop_beta=0.0, content_weight=0.0).fit(data)
+    first = ratings.sort_values(["user_id", "rated_at"]).groupby("user_id").head(1)
+    one = InteractionData.from_ratings(first, item_ids=items)  # every user as a new user with one rating
+    popular = set(np.argsort(-data.item_counts(), kind="stable")[:50].tolist())
+
+    def popular_share(d: InteractionData | None) -> float:
+        ranked = model.rank_unseen(d, 10)
+        return float(np.mean([c in popular for c in ranked.ravel() if c >= 0]))
+
+    def changed(d: InteractionData | None, before: np.ndarray) -> float:
+        return float(np.mean(model.rank_unseen(d, 10) != before))
+
+    plain_one, plain_all = model.rank_unseen(one, 10), model.rank_unseen(None, 10)
+    share_before = popular_share(one)
+    model.prior_weight, model.prior_half = 4.0, 3.0
+    assert popular_share(one) > share_before  # a one-rating user leans on what most people rated
+    assert changed(None, plain_all) < changed(one, plain_one)  # a long history is moved less
+    arrays, meta = model.item_arrays()
+    stored = HybridRecommender.from_item_arrays(arrays, meta)
+    assert np.array_equal(stored.rank_unseen(one, 10), model.rank_unseen(one, 10))  # stored model = live model

@@ -1,4 +1,4 @@
--- A MovieLens user's number of ratings and mean rating (users exist through their ratings).
-SELECT count(*)::integer AS n_ratings, avg(rating)::float8 AS mean_rating
-  FROM movielens.ratings
+-- A MovieLens user's number of ratings and mean rating (users exist through their ratings; no row: unknown user).
+SELECT n_ratings, mean_rating
+  FROM movrec.user_stats
  WHERE user_id = %(user_id)s

@@ -60,3 +60,15 @@ CREATE INDEX movie_stats_trending_idx ON movrec.movie_stats (recent_ratings DESC
 ANALYZE movrec.movie_stats;
 
 COMMENT ON TABLE movrec.movie_stats IS 'per-movie rating count, average, range, last and recent activity';
+
+-- Per-user rating count and mean (what every MovieLens user answer shows): an index lookup instead of
+-- aggregating the user's ratings per call, which grows with the history (thousands of rows at ML-32M).
+DROP TABLE IF EXISTS movrec.user_stats;
+CREATE TABLE movrec.user_stats AS
+SELECT user_id, count(*)::integer AS n_ratings, avg(rating)::float8 AS mean_rating
+  FROM movielens.ratings
+ GROUP BY user_id;
+ALTER TABLE movrec.user_stats ADD PRIMARY KEY (user_id);
+ANALYZE movrec.user_stats;
+
+COMMENT ON TABLE movrec.user_stats IS 'per-MovieLens-user rating count and mean rating';

@@ -195,7 +195,7 @@ def movielens(context: dg.AssetExecutionContext, config: SourceLoadConfig, postg
         tables = [f"movielens.{t}" for t in checksums]
         if all(versions.unchanged(context, v, dg.AssetKey(k)) for k, v in versions_by_key.items()) and _present(
                 postgres, tables):
-            movielens_search.ensure_table(postgres.url())  # a warehouse published when movie_stats was a view
+            movielens_search.ensure_table(postgres.url())  # a warehouse published before the statistics tables
             for key, (table, _) in MOVIELENS_TABLES.items():
                 yield versions.kept(context, versions_by_key[key], postgres.count_rows(f"movielens.{table}"),
                                     dg.AssetKey(key))
