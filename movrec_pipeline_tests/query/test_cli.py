@@ -86,10 +86,16 @@ def test_recommend_table_and_live_agree_and_live_uses_the_hnsw_index(capsys) -> 
     assert "Index Scan using item_emb_netflix_" in plan and "_hnsw_" in plan
 
 
-def test_recommend_for_movielens_user_and_from_movies(capsys) -> None:
+def test_recommend_for_movielens_user_and_from_movies(capsys, warehouse_url: str) -> None:
     user = run_json(capsys, "recommend", "--ml-user", "7", "--k", "5")
     assert len(user["items"]) == 5 and user["source"].startswith("table movrec.movielens_user_recommendations")
     assert all(i["because"] for i in user["items"])
+    with psycopg.connect(warehouse_url) as conn:  # the count in the title comes from the published user_stats
+        n = conn.execute("SELECT count(*) FROM movielens.ratings WHERE user_id = 7").fetchone()[0]
+        stats_match = conn.execute("SELECT bool_and(s.n_ratings = r.n AND abs(s.mean_rating - r.mean) < 1e-9) "
+                                   "FROM movrec.user_stats s JOIN (SELECT user_id, count(*) n, avg(rating) mean "
+                                   "FROM movielens.ratings GROUP BY user_id) r USING (user_id)").fetchone()[0]
+    assert user["title"] == f"Movies for MovieLens user 7 ({n} ratings)" and stats_match
 
     liked = run_json(capsys, "recommend", "--from-movies", "1,260,1196", "--not", "2", "--k", "8")
     assert len(liked["items"]) == 8 and not {"1", "260", "1196", "2"} & set(ids(liked))
