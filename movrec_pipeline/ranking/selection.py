@@ -68,6 +68,7 @@ BASELINE_GRIDS: dict[str, list[dict[str, Any]]] = {  # small grids around the va
 }
 MAX_USERS = 6_000
 SELECTION_HEAD = 8_000
+SEARCH = (MAX_USERS, SELECTION_HEAD, HYBRID_GRID, BASELINE_GRIDS, PRIOR_GRID)  # what decides a choice besides data
 
 
 @dataclass
@@ -124,6 +125,10 @@ class Selection:
             return best
         best["settings"] = best["settings"].map(lambda s: json.dumps(s, sort_keys=True))
         return best.sort_values("ndcg@10", ascending=False).reset_index(drop=True)
+
+    def prior_table(self) -> pd.DataFrame:
+        """Each popularity prior tried on simulated new users: NDCG@10 per history length (best first)."""
+        return pd.DataFrame(self.new_users)
 
     def best_validation(self, method: str) -> dict[str, Any] | None:
         rows = [r for r in self.validation if r["method"] == method]

@@ -1,7 +1,6 @@
 """The served MovieLens model, chosen on the loaded data's own validation split before anything is published."""
 
 import dagster as dg
-import pandas as pd
 
 from movrec_pipeline.defs import versions
 from movrec_pipeline.defs.metadata import markdown_table
@@ -20,15 +19,12 @@ MODEL_SELECTION = "movielens_model_selection"
     description="Chooses what the MovieLens lists serve on the loaded ratings' own validation split (a user sample; "
     "the test ratings never read): baselines tuned on small grids, the hybrid setting by setting from the last "
     "choice (its grid holds plain EASE), its popularity prior for short histories tuned on simulated new users, "
-    "its warm/cold merge calibrated (docs/evaluation.md). Recorded in "
-    "`movrec.model_selection`; skipped while ratings and text vectors are unchanged.",
+    "its warm/cold merge calibrated (docs/evaluation.md). In `movrec.model_selection`; kept while inputs are the same.",
 )
 def movielens_model_selection(context: dg.AssetExecutionContext, postgres: PostgresResource,
                               embedding: EmbeddingResource, recommender: RecommenderResource) -> dg.MaterializeResult:
     model_id, dims = embedding.active_model(postgres)
-    version = versions.inputs_version(context, postgres, model_id, recommender.ease_lambda, selection.MAX_USERS,
-                                      selection.SELECTION_HEAD, selection.HYBRID_GRID, selection.BASELINE_GRIDS,
-                                      selection.PRIOR_GRID)
+    version = versions.inputs_version(context, postgres, model_id, recommender.ease_lambda, *selection.SEARCH)
     with postgres.connect() as conn:
         previous = selections.latest(conn)
         if versions.unchanged(context, version) and previous is not None:
@@ -44,8 +40,7 @@ def movielens_model_selection(context: dg.AssetExecutionContext, postgres: Postg
     with postgres.connect() as conn, conn.transaction():
         selections.save(conn, chosen)
         fingerprints.record(conn, context.asset_key.to_user_string(), version)
-    table = markdown_table(chosen.validation_table().round(4), 20, 120)
-    new_users = markdown_table(pd.DataFrame(chosen.new_users).round(4), 20, 120)
+    table, new_users = (markdown_table(t.round(4), 20, 120) for t in (chosen.validation_table(), chosen.prior_table()))
     return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "rebuilt": True, **chosen.figures(), "settings": dg.MetadataValue.json(chosen.settings),
         "baselines": dg.MetadataValue.json(chosen.baselines), "validation": dg.MetadataValue.md(table),
