@@ -52,10 +52,12 @@ async def answer(request: Request, call: Callable[[psycopg.Connection], object],
     wanted = request.headers.get("if-none-match")
 
     def versioned_call(conn: psycopg.Connection) -> tuple[object | None, str | None]:
-        with conn.transaction():  # repeatable read: the versions and the list come from one snapshot
+        if wanted:  # a 304 needs the versions only: one statement, one snapshot, no BEGIN/COMMIT round trips
             tag = etag.tag(key, data_versions(conn, versioned), versioned, salt)
             if tag is not None and etag.matches(wanted, tag):
                 return None, tag
+        with conn.transaction():  # repeatable read: the versions and the list come from one snapshot
+            tag = etag.tag(key, data_versions(conn, versioned), versioned, salt)
             return call(conn), tag
 
     result, tag = await db.run(versioned_call)
