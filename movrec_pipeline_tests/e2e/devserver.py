@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from movrec_pipeline.cli.supervise import group_members
 from movrec_pipeline_tests.fake_openai import FakeOpenAIServer
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -237,36 +238,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _group_pids(pgid: int) -> list[int]:
-    """Live processes (not zombies) of a process group."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
-
-
 def stop_process_group(proc: subprocess.Popen, grace_s: float = 20) -> None:
     """SIGTERM the whole group of `dagster dev` (it may ignore it), then SIGKILL whatever is left."""
     pgid = proc.pid
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and (proc.poll() is None or _group_pids(pgid)):
+    while time.monotonic() < deadline and (proc.poll() is None or group_members(pgid)):
         time.sleep(0.5)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while _group_pids(pgid) and time.monotonic() < deadline:
+    while group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.2)
 
 
