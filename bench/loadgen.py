@@ -125,7 +125,8 @@ class _Connections:
 
 
 async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: float, warmup_s: float,
-                     measure_s: float, expected: frozenset[int], max_connections: int, keep_bodies: int) -> Outcome:
+                     measure_s: float, expected: frozenset[int], max_connections: int, keep_bodies: int,
+                     drain_s: float) -> Outcome:
     out = Outcome()
     pool = _Connections(host, port, max_connections)
     loop = asyncio.get_running_loop()
@@ -158,6 +159,13 @@ async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: f
                 pool.put(conn, False)
             if measured:
                 out.errors[type(exc).__name__] += 1
+        except asyncio.CancelledError:  # still unanswered when the run ended: an error, and at least this late
+            if conn is not None:
+                pool.put(conn, False)
+            if measured:
+                out.errors["unanswered at the end"] += 1
+                out.histogram.record_value(max(1, min(int((time.monotonic() - due) * 1e6), MAX_LATENCY_US)))
+            raise
 
     def spawn(i: int, due: float) -> None:
         if due >= measure_from:
@@ -183,19 +191,24 @@ async def _open_loop(host: str, port: int, calls: Callable[[int], Call], rate: f
     pacer.start()
     await sent_all.wait()
     if tasks:
-        await asyncio.wait(tasks, timeout=60)
+        await asyncio.wait(tasks, timeout=drain_s)
+    for task in list(tasks):  # never left pending: counted (above), their connections closed
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     out.seconds = measure_s
     pool.close()
     return out
 
 
 def open_loop(host: str, port: int, calls: Callable[[int], Call], *, rate: float, warmup_s: float, measure_s: float,
-              expected: tuple[int, ...] = (200,), max_connections: int = 256, keep_bodies: int = 0) -> Outcome:
-    """Send ``calls(i)`` at ``rate`` per second for ``warmup_s`` + ``measure_s``; measure the second part."""
+              expected: tuple[int, ...] = (200,), max_connections: int = 256, keep_bodies: int = 0,
+              drain_s: float = 60.0) -> Outcome:
+    """Send ``calls(i)`` at ``rate`` per second for ``warmup_s`` + ``measure_s``; measure the second part. Requests
+    still unanswered ``drain_s`` after the last send are errors, recorded at least as late as they already are."""
     runner = _new_loop()
     try:
         return runner.run_until_complete(_open_loop(host, port, calls, rate, warmup_s, measure_s,
-                                                    frozenset(expected), max_connections, keep_bodies))
+                                                    frozenset(expected), max_connections, keep_bodies, drain_s))
     finally:
         runner.close()
 
