@@ -326,7 +326,7 @@ class HybridRecommender:
             scale = self._content_scale(warm, taste).astype(np.float32)
             warm += scale[:, None] * taste
         if self.prior_weight:
-            history = np.diff(users.seen[user_rows].indptr).astype(np.float32)
+            history = np.diff(users.seen.indptr)[user_rows].astype(np.float32)  # row lengths, no slice
             spread = warm.std(axis=1)
             spread = np.where(spread > 0, spread, 1.0)  # no history: the prior alone ranks
             fade = self.prior_half / (self.prior_half + history)
