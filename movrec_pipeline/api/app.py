@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,6 +46,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         except MovrecError as exc:  # no warehouse yet: 503s until it exists
             log.warning("database not ready: %s", exc)
         await anyio.to_thread.run_sync(_warm_embedder)
+        gc.collect()
+        gc.freeze()  # the model's and the libraries' objects never move again: collections stay short while serving
         yield
         await anyio.to_thread.run_sync(db.close)
 

@@ -1,6 +1,8 @@
 """The warehouse behind the API: a ``psycopg_pool`` pool and the worker threads that run the (synchronous) query
 functions on it.
 
+Every recorded data version is also kept in the process (:mod:`movrec_pipeline.api.version_cache`), for ETags.
+
 The query API is plain blocking psycopg, so each call runs in a worker thread; a capacity limiter as large as the
 pool keeps threads from ever queueing for a connection (FastAPI's default of 40 threads on an 8-connection pool
 would). The pool opens in the lifespan handler; when the warehouse does not exist yet, it opens on the first
@@ -19,8 +21,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from movrec_pipeline.api.problems import ProblemError
+from movrec_pipeline.api.version_cache import VersionCache
 from movrec_pipeline.core.settings import ApiSettings
 from movrec_pipeline.query.pool import open_pool, pooled
+from movrec_pipeline.query.session import warehouse_url
 
 T = TypeVar("T")
 
@@ -33,6 +37,7 @@ class Database:
         self.pool: ConnectionPool | None = None
         self.limiter = anyio.CapacityLimiter(settings.pool_size)
         self._lock = threading.Lock()
+        self.versions = VersionCache(warehouse_url)
 
     def open(self) -> None:
         """Open the pool if the warehouse exists (raises NotMaterializedError otherwise)."""
@@ -41,8 +46,10 @@ class Database:
                 self.pool = open_pool(min_size=min(2, self.settings.pool_size), max_size=self.settings.pool_size,
                                       timeout_s=self.settings.timeout_seconds,
                                       statement_timeout_ms=int(self.settings.timeout_seconds * 1000))
+                self.versions.start()
 
     def close(self) -> None:
+        self.versions.stop()
         with self._lock:
             if self.pool is not None:
                 self.pool.close()

@@ -192,6 +192,15 @@ CREATE TABLE IF NOT EXISTS movrec.asset_state (
     fingerprint text        NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
+-- A change of the recorded versions is announced on channel movrec_asset_state when its transaction commits, so a
+-- reader that keeps a copy (the HTTP API's ETags) learns of a new materialization without polling.
+CREATE OR REPLACE FUNCTION movrec.announce_asset_state() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('movrec_asset_state', '');
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER asset_state_announced AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON movrec.asset_state
+    FOR EACH STATEMENT EXECUTE FUNCTION movrec.announce_asset_state();
 
 -- The search settings each vector index was tuned to (written by the index assets, read by every query path).
 CREATE TABLE IF NOT EXISTS movrec.vector_index_settings (
