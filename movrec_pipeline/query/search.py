@@ -71,7 +71,7 @@ def search_movies(text: str, k: int = 10, *, user_id: int | None = None, persona
     needs = (MOVIES,) if user_id is None else (MOVIES, RATINGS)
     with session(conn, *needs) as c:
         rows, how = _full_text(c, text, pool)
-        source = f"full-text search ({how}, GIN index movies_search_idx)"
+        source = f"full-text search ({how}, GIN index movie_stats_search_idx)"
         notes = [] if rows else [f"no movie matches {text!r}"]
         if user_id is None:
             items = [catalog.item(rank, _movie(r), r[4], ratings=r[5]) for rank, r in enumerate(rows, 1)]

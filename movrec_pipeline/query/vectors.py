@@ -9,6 +9,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from movrec_pipeline.query import exact_memory
 from movrec_pipeline.query.filters import MovieFilter
 from movrec_pipeline.query.models import Model
 from movrec_pipeline.query.session import MAX_K
@@ -40,6 +41,7 @@ class Neighbours:
     exact_fallback: bool = False  # an index exists but could not reach the recall floor: searched exactly
     rescanned: bool = False  # the index scan came back short (a filter): searched exactly for the whole page
     asked_exact: bool = False  # the caller asked for exact search
+    in_memory: bool = False  # the exact search ran over the vectors held in memory (query/exact_memory.py)
 
 
 def knn(conn: psycopg.Connection, kind: str, model: Model, query: np.ndarray, k: int, *,
@@ -60,12 +62,16 @@ def knn(conn: psycopg.Connection, kind: str, model: Model, query: np.ndarray, k:
     use_index = bool(index) and not fallback and not exact
     ef, probes = (tuned.ef_search or 40, tuned.probes or 1) if tuned else (200, 10)
     statement, params = _statement(kind, model, query, k, where, exclude)
-    rows = _run(conn, statement, params, k, index=index, use_index=use_index, ef=ef, probes=probes)
+    rows = _run(conn, statement, params, k, index=index, use_index=True, ef=ef, probes=probes) if use_index else []
     rescanned = use_index and len(rows) < k
-    if rescanned:
-        rows = _run(conn, statement, params, k, index=index, use_index=False, ef=ef, probes=probes)
+    in_memory = False
+    if not use_index or rescanned:
+        table = exact_memory.loaded(conn, kind, model)
+        in_memory = table is not None
+        rows = exact_memory.search(table, query, k, where, exclude) if table is not None else \
+            _run(conn, statement, params, k, index=index, use_index=False, ef=ef, probes=probes)
     return Neighbours(rows, index if use_index and not rescanned else None, exact_fallback=fallback,
-                      rescanned=rescanned, asked_exact=exact and bool(index))
+                      rescanned=rescanned, asked_exact=exact and bool(index), in_memory=in_memory)
 
 
 def _statement(kind: str, model: Model, query: np.ndarray, k: int, where: MovieFilter | None,
@@ -110,4 +116,5 @@ def index_label(index: str | None, exact_fallback: bool = False, *, rescanned: b
 
 def label(found: Neighbours) -> str:
     """How a kNN query was served, for a listing's ``source``."""
-    return index_label(found.index, found.exact_fallback, rescanned=found.rescanned, asked_exact=found.asked_exact)
+    served = index_label(found.index, found.exact_fallback, rescanned=found.rescanned, asked_exact=found.asked_exact)
+    return served.replace("exact scan", "exact search in memory", 1) if found.in_memory else served

@@ -51,6 +51,15 @@ class TunedIndex:
     trials: list[Trial] = field(default_factory=list)
     dropped: int = 0  # older indexes (valid or left invalid by a killed build) dropped by the builds
 
+    def metadata(self) -> dict[str, object]:
+        """The figures an index build reports (the asset's materialization metadata)."""
+        return {"index_name": self.index_name, "method": self.method, **self.chosen.build,
+                "ef_search": self.chosen.ef_search or 0, "probes": self.chosen.probes or 0,
+                "recall_at_10": round(self.chosen.recall, 4), "p50_latency_ms": round(self.chosen.p50_ms, 2),
+                "p95_latency_ms": round(self.chosen.p95_ms, 2), "recall_floor": self.floor,
+                "exact_fallback": self.exact_fallback, "dropped": self.dropped, "build_seconds": self.build_seconds,
+                "rebuilds": self.rebuilds, "settings_tried": len(self.trials), "tuning": self.summary()}
+
     def summary(self) -> str:
         """One line: the choice, or why the query paths search exactly."""
         depth = f"ef_search={self.chosen.ef_search}" if self.method == "hnsw" else f"probes={self.chosen.probes}"
@@ -159,6 +168,20 @@ def search_settings(conn: psycopg.Connection, kind: str, model_id: int) -> Searc
         return None
     name, method, ef, probes, recall, exact = row
     return SearchSettings(name, method, ef, probes, float(recall), bool(exact))
+
+
+def recheck(conn: psycopg.Connection, kind: str, model_id: int, dims: int, floor: float, *, n_queries: int
+            ) -> tuple[bool, bool, dict[str, object]]:
+    """The recall check: the recorded setting measured again on fresh queries (passed, only a warning, figures)."""
+    recorded = search_settings(conn, kind, model_id)
+    ef_search, probes = (recorded and recorded.ef_search) or 40, (recorded and recorded.probes) or 1
+    found = RecallProbe(conn, kind, model_id, dims, n_queries=n_queries, seed=1).measure(conn, ef_search, probes)
+    passed, warn_only, what_to_do = verdict(kind, found, recorded, floor)
+    return passed, warn_only, {
+        "recall_at_10": round(found.recall, 4), "p50_latency_ms": round(found.p50_ms, 3),
+        "p95_latency_ms": round(found.p95_ms, 3), "queries": found.queries, "floor": floor,
+        "uses_index": found.uses_index, "ef_search": (recorded and recorded.ef_search) or 0,
+        "probes": (recorded and recorded.probes) or 0, **({"what_to_do": what_to_do} if what_to_do else {})}
 
 
 def verdict(kind: str, found: Measurement, recorded: SearchSettings | None, floor: float

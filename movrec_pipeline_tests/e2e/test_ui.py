@@ -41,16 +41,17 @@ GROUPS = ("embeddings", "evaluation", "indexes", "recommendations", "sources")
 EXPECTED_ASSETS = {
     "dvdrental", "netflix_titles", "movielens_movies", "movielens_ratings", "movielens_links", "movielens_tags",
     "film_embeddings", "netflix_embeddings", "movielens_movie_embeddings", "movielens_collaborative_vectors",
-    "film_vector_index", "netflix_vector_index", "movielens_vector_index", "customer_profiles",
-    "customer_netflix_recommendations", "movielens_model_selection", "movielens_item_model",
+    "film_vector_index", "netflix_vector_index", "movielens_vector_index", "movielens_collaborative_vector_index",
+    "customer_profiles", "customer_netflix_recommendations", "movielens_model_selection", "movielens_item_model",
     "movielens_user_recommendations", "movielens_similar_movies", "recommendation_quality",
 }
 EXPECTED_CHECKS = {
     "dvdrental_films_valid", "dvdrental_rentals_valid", "netflix_titles_valid", "movielens_movies_valid",
     "movielens_ratings_valid", "movielens_links_valid", "movielens_tags_valid", "film_vectors_complete",
     "netflix_vectors_complete", "movielens_vectors_complete", "film_index_recall", "netflix_index_recall",
-    "movielens_index_recall", "ndcg_above_floor", "film_embedding_errors", "netflix_embedding_errors",
-    "movielens_embedding_errors", "film_catalogue_covered", "netflix_catalogue_covered", "movielens_catalogue_covered",
+    "movielens_index_recall", "movielens_collaborative_index_recall", "ndcg_above_floor", "film_embedding_errors",
+    "netflix_embedding_errors", "movielens_embedding_errors", "film_catalogue_covered", "netflix_catalogue_covered",
+    "movielens_catalogue_covered",
     "t80_served_leads_baselines", "kfold_served_leads_baselines", "new_users_served_leads_baselines",
     "no_recall_traded", "cold_titles_found",
 }

@@ -146,7 +146,7 @@ def test_search_plain_reranked_and_sql_looking_text(capsys, warehouse_url: str) 
         conn.execute(sqlfiles.load("sources/movielens_search"))  # idempotent
         plan = conn.execute(sql.SQL("EXPLAIN ") + sql.SQL(sqlfiles.load("query/search")).format(
             tsquery=sql.SQL("websearch_to_tsquery('english', %(text)s)")), {"text": "dark", "limit": 5}).fetchall()
-    assert "movies_search_idx" in "\n".join(r[0] for r in plan)
+    assert "movie_stats_search_idx" in "\n".join(r[0] for r in plan)
 
 
 def test_semantic_and_browse(capsys) -> None:

@@ -9,27 +9,37 @@ from movrec_pipeline.defs.metadata import column_schema
 from movrec_pipeline.defs.policies import DB_POOL, DB_RETRY, DOWNSTREAM, OWNERS
 from movrec_pipeline.defs.resources import EmbeddingResource, IndexResource, PostgresResource
 from movrec_pipeline.warehouse import fingerprints, index_tuning, sqlfiles, vector_index
+from movrec_pipeline.warehouse.embedding_models import SVD_DIMS
 from movrec_pipeline.warehouse.index_build import IndexSpec
 
 GROUP = "indexes"
 
 
-def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
+def index_asset_name(kind: str, collaborative: bool = False) -> str:
+    return f"{kind}_{'collaborative_' if collaborative else ''}vector_index"
+
+
+def indexed_model(postgres: PostgresResource, embedding: EmbeddingResource, collaborative: bool) -> tuple[int, int]:
+    """(model id, dimensions) of the vectors an index asset covers: the collaborative SVD model's or the text's."""
+    return (postgres.collaborative_model_id(), SVD_DIMS) if collaborative else embedding.active_model(postgres)
+
+
+def _index_asset(kind: str, upstream: str, *, collaborative: bool = False) -> dg.AssetsDefinition:
     @dg.asset(
-        name=f"{kind}_vector_index", deps=[upstream], group_name=GROUP, kinds={"pgvector", "postgres"},
+        name=index_asset_name(kind, collaborative), deps=[upstream], group_name=GROUP, kinds={"pgvector", "postgres"},
         owners=OWNERS, code_version="3", pool=DB_POOL, retry_policy=DB_RETRY, automation_condition=DOWNSTREAM,
-        description=f"Cosine-distance {kind} index (HNSW by default, IVFFlat as option) on the active model's "
-        "vectors: a partial expression index built CONCURRENTLY, then tuned on the loaded vectors — the search "
-        "depth rises (denser rebuilds if needed) until recall@10 against exact search meets the floor within the "
-        "latency bound; the choice is recorded in `movrec.vector_index_settings` and set by every query path "
-        "(exact search there when no setting reaches the floor).",
+        description=f"Cosine-distance {kind} index (HNSW by default, IVFFlat as option) on the "
+        f"{'collaborative (SVD)' if collaborative else 'active text model'} vectors: a partial expression index built "
+        "CONCURRENTLY, then tuned on the loaded vectors — the search depth rises (denser rebuilds if needed) until "
+        "recall@10 against exact search meets the floor within the latency bound; the choice is recorded in "
+        "`movrec.vector_index_settings` and set by every query path (exact search when no setting reaches it).",
         metadata={"dagster/column_schema": column_schema([
             ("index_name", "text"), ("method", "hnsw | ivfflat"), ("expression", "embedding::vector(d)"),
             ("opclass", "vector_cosine_ops"), ("predicate", "item_kind and model_id")])},
     )
     def _asset(context: dg.AssetExecutionContext, postgres: PostgresResource, embedding: EmbeddingResource,
                index_settings: IndexResource) -> dg.MaterializeResult:
-        model_id, dims = embedding.active_model(postgres)
+        model_id, dims = indexed_model(postgres, embedding, collaborative)
         spec = IndexSpec(method=index_settings.method, m=index_settings.hnsw_m,
                          ef_construction=index_settings.hnsw_ef_construction, lists=index_settings.ivfflat_lists)
         version = versions.inputs_version(context, postgres, model_id, spec, index_settings.recall_floor,
@@ -47,16 +57,10 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
                 fingerprints.record(conn, context.asset_key.to_user_string(), version)
             rows = conn.execute(sqlfiles.load("indexes/vector_count"), {"kind": kind, "model_id": model_id})
             count = rows.fetchone()[0]
-        (context.log.warning if tuned.exact_fallback else context.log.info)("%s index: %s", kind, tuned.summary())
+        log = context.log.warning if tuned.exact_fallback else context.log.info
+        log("%s: %s", context.asset_key.to_user_string(), tuned.summary())
         return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
-            "dagster/row_count": count, "rebuilt": True, "index_name": tuned.index_name, "method": tuned.method,
-            **tuned.chosen.build, "ef_search": tuned.chosen.ef_search or 0, "probes": tuned.chosen.probes or 0,
-            "recall_at_10": round(tuned.chosen.recall, 4), "p50_latency_ms": round(tuned.chosen.p50_ms, 2),
-            "p95_latency_ms": round(tuned.chosen.p95_ms, 2), "recall_floor": tuned.floor,
-            "exact_fallback": tuned.exact_fallback, "dropped": tuned.dropped,
-            "build_seconds": tuned.build_seconds, "rebuilds": tuned.rebuilds, "settings_tried": len(tuned.trials),
-            "tuning": tuned.summary(), "model_id": model_id, "dimensions": dims,
-        })
+            "dagster/row_count": count, "rebuilt": True, **tuned.metadata(), "model_id": model_id, "dimensions": dims})
 
     return _asset
 
@@ -64,3 +68,5 @@ def _index_asset(kind: str, upstream: str) -> dg.AssetsDefinition:
 film_vector_index = _index_asset("film", "film_embeddings")
 netflix_vector_index = _index_asset("netflix", "netflix_embeddings")
 movielens_vector_index = _index_asset("movielens", "movielens_movie_embeddings")
+movielens_collaborative_vector_index = _index_asset("movielens", "movielens_collaborative_vectors",
+                                                    collaborative=True)
