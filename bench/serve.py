@@ -135,7 +135,7 @@ def scenarios(args: argparse.Namespace, url: str, conn, inputs: dict[str, list])
         Scenario("304 (If-None-Match)", args.rate_stored,
                  lambda i: Call("GET", f"/v1/users/{users[i % n_tags]}/recommendations",
                                 headers=(("If-None-Match", tags[users[i % n_tags]]),)),
-                 versions, expected=(304,), note="in-process: the data-version read the 304 costs"),
+                 versions, expected=(304,), note="in-process: a version read (the server: its LISTEN copy)"),
         Scenario("POST /v1/recommend, genre filter", args.rate_other,
                  lambda i: Call("POST", "/v1/recommend", json.dumps(rec_body(i)).encode()), rec_python,
                  note=f"recall@10 vs exact {recall:.3f} ({args.recall_queries} queries)"),

@@ -151,7 +151,8 @@ def recommend_for_user(user_id: int, k: int = 10, *, live: bool = False, diversi
     """
     depth = check_page(k, offset)
     diversity = _check_diversity(diversity)
-    with session(conn, *((USER_RECS, RATINGS) if not live else (RATINGS,))) as c:
+    # a stored list without re-ranking is one statement: no transaction around it
+    with session(conn, *((USER_RECS, RATINGS) if not live else (RATINGS,)), snapshot=live or bool(diversity)) as c:
         if live:
             n_ratings, _ = catalog.ml_user(c, user_id)
             return _page(_live_user(c, user_id, n_ratings, depth, diversity, exclude_seen), offset)

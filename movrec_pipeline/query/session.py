@@ -105,8 +105,11 @@ def connect(need: Need | None = None) -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def session(conn: psycopg.Connection | None, *needs: Need) -> Iterator[psycopg.Connection]:
+def session(conn: psycopg.Connection | None, *needs: Need, snapshot: bool = True) -> Iterator[psycopg.Connection]:
     """One read-only transaction on ``conn`` (or a new connection) after checking ``needs`` have rows.
+
+    ``snapshot=False`` is for a caller that reads with one statement (a stored list): on a connection whose
+    transactions are read-only anyway, no BEGIN/COMMIT round trips are spent around it.
 
     Database errors inside become a one-line :class:`UnavailableError` (connection, timeout) or
     :class:`DatabaseError`.
@@ -117,7 +120,8 @@ def session(conn: psycopg.Connection | None, *needs: Need) -> Iterator[psycopg.C
         try:
             # inside the caller's transaction (one snapshot for a data version and a list): no savepoint needed
             joined = conn.info.transaction_status == pq.TransactionStatus.INTRANS
-            with nullcontext() if joined else conn.transaction():
+            bare = joined or (not snapshot and conn.autocommit and _read_only_by_default(conn))
+            with nullcontext() if bare else conn.transaction():
                 if not _read_only_by_default(conn):
                     conn.execute("SET TRANSACTION READ ONLY")
                 for need in needs:
