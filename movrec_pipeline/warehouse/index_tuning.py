@@ -170,13 +170,13 @@ def search_settings(conn: psycopg.Connection, kind: str, model_id: int) -> Searc
     return SearchSettings(name, method, ef, probes, float(recall), bool(exact))
 
 
-def recheck(conn: psycopg.Connection, kind: str, model_id: int, dims: int, floor: float, *, n_queries: int
-            ) -> tuple[bool, bool, dict[str, object]]:
+def recheck(conn: psycopg.Connection, kind: str, model_id: int, dims: int, floor: float, *, n_queries: int,
+            asset: str) -> tuple[bool, bool, dict[str, object]]:
     """The recall check: the recorded setting measured again on fresh queries (passed, only a warning, figures)."""
     recorded = search_settings(conn, kind, model_id)
     ef_search, probes = (recorded and recorded.ef_search) or 40, (recorded and recorded.probes) or 1
     found = RecallProbe(conn, kind, model_id, dims, n_queries=n_queries, seed=1).measure(conn, ef_search, probes)
-    passed, warn_only, what_to_do = verdict(kind, found, recorded, floor)
+    passed, warn_only, what_to_do = verdict(asset, found, recorded, floor)
     return passed, warn_only, {
         "recall_at_10": round(found.recall, 4), "p50_latency_ms": round(found.p50_ms, 3),
         "p95_latency_ms": round(found.p95_ms, 3), "queries": found.queries, "floor": floor,
@@ -184,17 +184,17 @@ def recheck(conn: psycopg.Connection, kind: str, model_id: int, dims: int, floor
         "probes": (recorded and recorded.probes) or 0, **({"what_to_do": what_to_do} if what_to_do else {})}
 
 
-def verdict(kind: str, found: Measurement, recorded: SearchSettings | None, floor: float
+def verdict(asset: str, found: Measurement, recorded: SearchSettings | None, floor: float
             ) -> tuple[bool, bool, str]:
     """The recall check's outcome on fresh queries: (passed, only a warning, the one thing to do)."""
     if found.queries == 0:
         return True, False, ""  # no vectors yet
     if recorded is None:
-        return False, False, f"materialize {kind}_vector_index (no tuned settings recorded)"
+        return False, False, f"materialize {asset} (no tuned settings recorded)"
     if recorded.exact:
         return False, True, ("the asset already tried every depth and denser rebuilds within MOVREC_INDEX_MAX_P95_MS; "
                              "queries on this kind search exactly: raise MOVREC_INDEX_MAX_P95_MS to allow deeper "
                              "searches, or lower MOVREC_INDEX_RECALL_FLOOR")
     if found.recall >= floor and found.uses_index:
         return True, False, ""
-    return False, False, f"re-materialize {kind}_vector_index: it re-tunes the search depth on the current vectors"
+    return False, False, f"re-materialize {asset}: it re-tunes the search depth on the current vectors"

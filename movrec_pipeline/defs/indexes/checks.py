@@ -26,7 +26,7 @@ def _recall_check(kind: str, collaborative: bool = False) -> dg.AssetChecksDefin
         model_id, dims = indexed_model(postgres, embedding, collaborative)
         with postgres.connect(autocommit=True) as conn:
             passed, warn_only, metadata = index_tuning.recheck(conn, kind, model_id, dims, index_settings.recall_floor,
-                                                               n_queries=index_settings.recall_queries)
+                                                               n_queries=index_settings.recall_queries, asset=asset)
         return dg.AssetCheckResult(passed=passed, metadata=metadata, severity=dg.AssetCheckSeverity.WARN
                                    if warn_only else dg.AssetCheckSeverity.ERROR)
 
