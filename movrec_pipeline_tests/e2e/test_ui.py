@@ -49,7 +49,7 @@ EXPECTED_CHECKS = {
     "dvdrental_films_valid", "dvdrental_rentals_valid", "netflix_titles_valid", "movielens_movies_valid",
     "movielens_ratings_valid", "movielens_links_valid", "movielens_tags_valid", "film_vectors_complete",
     "netflix_vectors_complete", "movielens_vectors_complete", "film_index_recall", "netflix_index_recall",
-    "movielens_index_recall", "movielens_collaborative_index_recall", "ndcg_above_floor", "film_embedding_errors",
+    "movielens_index_recall", "ndcg_above_floor", "film_embedding_errors",
     "netflix_embedding_errors", "movielens_embedding_errors", "film_catalogue_covered", "netflix_catalogue_covered",
     "movielens_catalogue_covered",
     "t80_served_leads_baselines", "kfold_served_leads_baselines", "new_users_served_leads_baselines",

@@ -13,8 +13,8 @@ COVERAGE_HINT = ("re-run the embedding buckets of the missing items (see example
                  "for the items the provider refused")
 
 
-def _recall_check(kind: str, collaborative: bool = False) -> dg.AssetChecksDefinition:
-    asset = index_asset_name(kind, collaborative)
+def _recall_check(kind: str) -> dg.AssetChecksDefinition:
+    asset = index_asset_name(kind)
 
     @dg.asset_check(asset=asset, name=asset.replace("_vector_index", "_index_recall"), blocking=False,
                     description="Verifies what the index asset recorded: recall@10 against exact search, at the "
@@ -23,7 +23,7 @@ def _recall_check(kind: str, collaborative: bool = False) -> dg.AssetChecksDefin
                     "reach the floor), so a failure here warns without stopping the daily lists.")
     def _recall(postgres: PostgresResource, embedding: EmbeddingResource,
                 index_settings: IndexResource) -> dg.AssetCheckResult:
-        model_id, dims = indexed_model(postgres, embedding, collaborative)
+        model_id, dims = indexed_model(postgres, embedding, collaborative=False)
         with postgres.connect(autocommit=True) as conn:
             passed, warn_only, metadata = index_tuning.recheck(conn, kind, model_id, dims, index_settings.recall_floor,
                                                                n_queries=index_settings.recall_queries, asset=asset)
@@ -53,7 +53,6 @@ def _catalogue_check(kind: str) -> dg.AssetChecksDefinition:
 film_index_recall = _recall_check("film")
 netflix_index_recall = _recall_check("netflix")
 movielens_index_recall = _recall_check("movielens")
-movielens_collaborative_index_recall = _recall_check("movielens", collaborative=True)
 film_catalogue_covered = _catalogue_check("film")
 netflix_catalogue_covered = _catalogue_check("netflix")
 movielens_catalogue_covered = _catalogue_check("movielens")
