@@ -29,6 +29,7 @@ class VersionCache:
         self._versions: Mapping[str, str] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.attempts = 0  # connections tried so far (a test can wait on it instead of sleeping)
 
     def current(self) -> Mapping[str, str] | None:
         """The latest copy (replaced whole, never changed in place), or None while the listener is down."""
@@ -49,6 +50,7 @@ class VersionCache:
     def _listen(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            self.attempts += 1
             try:
                 with psycopg.connect(self._url(), autocommit=True, application_name="movrec-api-versions") as conn:
                     listen_for_versions(conn)  # before the first read: no change falls between the two

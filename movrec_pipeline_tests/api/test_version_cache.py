@@ -43,7 +43,9 @@ def test_the_copy_follows_each_commit_and_selects_as_the_database_does(warehouse
             assert "zz_probe_asset" not in select_versions(known, ASSETS)
             with conn.transaction():  # uncommitted: not announced, not seen
                 fingerprints.record(conn, "movielens_movies", "m2")
-                time.sleep(0.5)
+                with psycopg.connect(warehouse_url, autocommit=True) as other:  # a later commit elsewhere is seen
+                    fingerprints.record(other, "zz_probe_asset", "f2")
+                assert _eventually(lambda: cache.current().get("zz_probe_asset") == "f2")
                 assert cache.current()["movielens_movies"] == "m1"
             assert _eventually(lambda: cache.current()["movielens_movies"] == "m2")
             conn.execute("DELETE FROM movrec.asset_state WHERE asset IN "
@@ -62,7 +64,7 @@ def test_without_a_database_to_listen_to_the_copy_stays_absent() -> None:
     cache = VersionCache(lambda: "postgresql://127.0.0.1:9/none?connect_timeout=1", retry_s=0.1)
     cache.start()
     try:
-        time.sleep(1.0)
+        assert _eventually(lambda: cache.attempts >= 2)  # it tried, failed, and tried again
         assert cache.current() is None
     finally:
         cache.stop()
