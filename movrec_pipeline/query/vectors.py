@@ -50,7 +50,8 @@ def knn(conn: psycopg.Connection, kind: str, model: Model, query: np.ndarray, k:
 
     The search depth is the one the index asset tuned to the recall floor (``movrec.vector_index_settings``), raised
     to ``k`` (pgvector caps it at 1000; iterative scans fetch the rest), set for this transaction only. When the
-    asset found no setting that reaches the floor, or ``exact`` is asked, the query searches exactly instead. On
+    asset found no setting that reaches the floor, or ``exact`` is asked, the query searches exactly instead (in
+    memory, :mod:`movrec_pipeline.query.exact_memory`, when the vectors fit; else PostgreSQL scans). On
     small catalogues the planner prefers the primary key plus a sort; sorting is switched off for this statement
     when an index serves. MovieLens searches may carry a filter (``where``) and item keys to leave out
     (``exclude``); a page never comes back short while more items match: when the index scan returns fewer than
